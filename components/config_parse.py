@@ -1,0 +1,325 @@
+"""Field-by-field rules that turn the raw stack config into `components.config` dataclasses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import checks
+from components.checks import Problems, take, unknown_keys
+from components.config import (
+    MAX_REPLICAS, PLAIN_KEYS, SECRET_KEYS, AcmeConfig, ApacheConfig, BackendConfig, BoxConfig,
+    ConfigError, DuckDnsConfig, FirewallConfig, SiteConfig, StackConfig,
+)
+
+NS = "wpfleet"
+
+
+def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
+    p = Problems()
+    unknown_keys(p, NS, raw, set(PLAIN_KEYS) | set(SECRET_KEYS))
+    if p:  # "wpfleet.x" reads oddly: top-level keys are "wpfleet:x"
+        p.items = [i.replace(f"{NS}.", f"{NS}:", 1) for i in p.items]
+    _check_secrets(p, raw, secret_keys)
+    box = _box(p, _mapping(p, raw, "box", required=True))
+    acme = _acme(p, _mapping(p, raw, "acme"))
+    apache = _apache(p, _mapping(p, raw, "apache"))
+    # keep each entry's index in the user's list so messages point at the right entry
+    sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites")) if (s := _site(p, i, r))]
+    backends = [(i, b) for i, r in enumerate(_items(p, raw, "backends"))
+                if (b := _backend(p, i, r))]
+    duck = _duckdns(p, raw) if raw.get("duckdns") is not None else None
+    firewall = _firewall(p, _mapping(p, raw, "firewall"))
+    if box is None:
+        raise ConfigError(p.items)
+    stack = StackConfig(box=box, acme=acme, apache=apache, sites=tuple(s for _, s in sites),
+                        backends=tuple(b for _, b in backends), duckdns=duck, firewall=firewall)
+    _cross_checks(p, stack, [i for i, _ in sites], [i for i, _ in backends])
+    if p:
+        raise ConfigError(p.items)
+    return stack
+
+
+def _mapping(p: Problems, raw: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            p.items.append(f"{NS}:{key}: is required but missing; see Pulumi.prod.yaml")
+        return {}
+    if not isinstance(value, dict):
+        p.add(f"{NS}:{key}", value, "must be a mapping of settings")
+        return {}
+    return value
+
+
+def _items(p: Problems, raw: dict[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        p.add(f"{NS}:{key}", value, "must be a list")
+        return []
+    return value
+
+
+def _check_secrets(p: Problems, raw: dict[str, Any], secret_keys: set[str] | None) -> None:
+    for key in SECRET_KEYS:
+        if key not in raw or secret_keys is None:
+            continue
+        if key not in secret_keys and not (isinstance(raw[key], dict) and "secure" in raw[key]):
+            p.items.append(f"{NS}:{key}: is stored in plaintext; remove it and set it with "
+                           f"`pulumi config set --secret {NS}:{key} ...`")
+
+
+def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
+    k = f"{NS}:box"
+    unknown_keys(p, k, raw, {"host", "port", "user", "hostKey", "installDocker", "hardenSsh",
+                             "minFreeDiskMb"})
+    host = take(p, k, raw, "host", str, required=True)
+    port = take(p, k, raw, "port", int, 22)
+    user = take(p, k, raw, "user", str, "root")
+    host_key = take(p, k, raw, "hostKey", str)
+    if host is not None and host != "local" and not (checks.is_hostname(host)
+                                                     or checks.is_ip(host)):
+        p.add(f"{k}.host", host, "must be a hostname, an IP address, or \"local\"")
+    checks.check_port(p, f"{k}.port", port, low=1)
+    if not checks.POSIX_USER_RE.match(user):
+        p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
+    if host_key is not None and not checks.re.match(
+            r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$", host_key):
+        p.add(f"{k}.hostKey", host_key, "must be one public host key line such as "
+              "\"ssh-ed25519 AAAA...\" (from `ssh-keyscan -p PORT HOST`)")
+    disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
+    if disk < 0:
+        p.add(f"{k}.minFreeDiskMb", disk, "must not be negative")
+    if host is None:
+        return None
+    return BoxConfig(host=host, port=port, user=user, host_key=host_key,
+                     install_docker=take(p, k, raw, "installDocker", bool, False),
+                     harden_ssh=take(p, k, raw, "hardenSsh", bool, False),
+                     min_free_disk_mb=disk)
+
+
+def _acme(p: Problems, raw: dict[str, Any]) -> AcmeConfig:
+    k = f"{NS}:acme"
+    d = AcmeConfig()
+    unknown_keys(p, k, raw, {"email", "server", "configDir", "webroot", "revokeOnDelete"})
+    email = take(p, k, raw, "email", str)
+    if email is not None and not checks.EMAIL_RE.match(email):
+        p.add(f"{k}.email", email, "is not a valid e-mail address")
+    server = take(p, k, raw, "server", str, d.server)
+    checks.check_http_url(p, f"{k}.server", server, ("https",))
+    config_dir = take(p, k, raw, "configDir", str, d.config_dir)
+    webroot = take(p, k, raw, "webroot", str, d.webroot)
+    checks.check_abs_path(p, f"{k}.configDir", config_dir)
+    checks.check_abs_path(p, f"{k}.webroot", webroot)
+    return AcmeConfig(email=email, server=server, config_dir=config_dir, webroot=webroot,
+                      revoke_on_delete=take(p, k, raw, "revokeOnDelete", bool, False))
+
+
+def _apache(p: Problems, raw: dict[str, Any]) -> ApacheConfig:
+    k = f"{NS}:apache"
+    unknown_keys(p, k, raw, {"httpPort", "httpsPort", "balancerManager"})
+    http = take(p, k, raw, "httpPort", int, 80)
+    https = take(p, k, raw, "httpsPort", int, 443)
+    checks.check_port(p, f"{k}.httpPort", http, low=1)
+    checks.check_port(p, f"{k}.httpsPort", https, low=1)
+    if http == https:
+        p.add(f"{k}.httpsPort", https, "must differ from httpPort")
+    return ApacheConfig(http_port=http, https_port=https,
+                        balancer_manager=take(p, k, raw, "balancerManager", bool, False))
+
+
+def _name(p: Problems, k: str, raw: dict[str, Any]) -> str | None:
+    name = take(p, k, raw, "name", str, required=True)
+    if name is not None and not checks.SITE_NAME_RE.match(name):
+        p.add(f"{k}.name", name, "must match [a-z][a-z0-9-]{0,30} (lower-case letter first)")
+        return None
+    return name
+
+
+def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
+    k = f"{NS}:sites[{i}]"
+    if not isinstance(raw, dict):
+        p.add(k, raw, "must be a mapping with name, domain and port")
+        return None
+    unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
+                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb"})
+    before = len(p.items)
+    name = _name(p, k, raw)
+    domain = take(p, k, raw, "domain", str, required=True)
+    if domain is not None:
+        checks.check_domain(p, f"{k}.domain", domain)
+    aliases = take(p, k, raw, "aliases", list, [])
+    for j, alias in enumerate(aliases):
+        checks.check_domain(p, f"{k}.aliases[{j}]", alias)
+    port = take(p, k, raw, "port", int, required=True)
+    replicas = take(p, k, raw, "replicas", int, 1)
+    if not 1 <= replicas <= MAX_REPLICAS:
+        p.add(f"{k}.replicas", replicas, f"must be between 1 and {MAX_REPLICAS}")
+    if port is not None:
+        checks.check_port(p, f"{k}.port", port)
+        if 1 <= replicas and port + replicas - 1 > 65535:
+            p.add(f"{k}.port", port, f"with replicas: {replicas} runs past port 65535")
+    images = {f: take(p, k, raw, f, str, default)
+              for f, default in (("wordpressImage", SiteConfig.wordpress_image),
+                                 ("mariadbImage", SiteConfig.mariadb_image))}
+    for f, ref in images.items():
+        _check_image(p, f"{k}.{f}", ref)
+    memory = {f: take(p, k, raw, f, int, 512) for f in ("memoryMb", "dbMemoryMb")}
+    for f, mb in memory.items():
+        if not 64 <= mb <= 65536:
+            p.add(f"{k}.{f}", mb, "must be between 64 and 65536 (megabytes)")
+    tls = take(p, k, raw, "tls", bool, True)
+    sticky = take(p, k, raw, "sticky", bool, False)
+    if len(p.items) > before or name is None or domain is None or port is None:
+        return None
+    return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
+                      replicas=replicas, tls=tls, sticky=sticky,
+                      wordpress_image=images["wordpressImage"],
+                      mariadb_image=images["mariadbImage"],
+                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"])
+
+
+def _check_image(p: Problems, key: str, ref: str) -> None:
+    if not checks.IMAGE_RE.match(ref) or ":" not in ref.rsplit("/", 1)[-1] and "@" not in ref:
+        p.add(key, ref, "must be a pinned image reference with a tag or digest, "
+              "e.g. wordpress:6.8.3-php8.3-apache")
+    elif ref.endswith(":latest"):
+        p.add(key, ref, "uses the moving tag :latest; pin a version so `pulumi up` is repeatable")
+
+
+def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
+    k = f"{NS}:backends[{i}]"
+    if not isinstance(raw, dict):
+        p.add(k, raw, "must be a mapping with name, domain and upstream (or image and port)")
+        return None
+    unknown_keys(p, k, raw, {"name", "domain", "path", "upstream", "tls", "image", "port",
+                             "containerPort", "env", "secretEnv", "memoryMb"})
+    before = len(p.items)
+    name = _name(p, k, raw)
+    domain = take(p, k, raw, "domain", str, required=True)
+    if domain is not None:
+        checks.check_domain(p, f"{k}.domain", domain)
+    path = take(p, k, raw, "path", str, "/")
+    if not checks.URL_PATH_RE.match(path) or "//" in path or "/../" in path + "/":
+        p.add(f"{k}.path", path, "must start with / and contain only letters, digits, "
+              "'.', '_', '~', '-' and '/' (no spaces)")
+    upstream = take(p, k, raw, "upstream", str)
+    image = take(p, k, raw, "image", str)
+    port = take(p, k, raw, "port", int)
+    cport = take(p, k, raw, "containerPort", int)
+    if (upstream is None) == (image is None):
+        p.items.append(f"{k}: set exactly one of upstream (an existing service) or image + port "
+                       "(a container wpfleet runs)")
+    if upstream is not None:
+        checks.check_http_url(p, f"{k}.upstream", upstream, ("http", "https"))
+        for f, v in (("port", port), ("containerPort", cport)):
+            if v is not None:
+                p.add(f"{k}.{f}", v, "only applies with image; remove it or set image")
+    if image is not None:
+        _check_image(p, f"{k}.image", image)
+        if port is None:
+            p.items.append(f"{k}.port: is required with image (the loopback host port)")
+        else:
+            checks.check_port(p, f"{k}.port", port)
+            upstream = f"http://127.0.0.1:{port}"
+        if cport is not None:
+            checks.check_port(p, f"{k}.containerPort", cport, low=1)
+    env = take(p, k, raw, "env", dict, {})
+    for key, value in env.items():
+        if not checks.ENV_NAME_RE.match(str(key)):
+            p.add(f"{k}.env", key, "is not a valid environment variable name")
+        if not isinstance(value, (str, int, float, bool)) or "\n" in str(value):
+            p.add(f"{k}.env.{key}", value, "must be a single-line string or number")
+    secret_env = take(p, k, raw, "secretEnv", list, [])
+    for j, key in enumerate(secret_env):
+        if not isinstance(key, str) or not checks.ENV_NAME_RE.match(key):
+            p.add(f"{k}.secretEnv[{j}]", key, "is not a valid environment variable name")
+    if (env or secret_env) and image is None:
+        p.items.append(f"{k}: env and secretEnv only apply with image")
+    memory = take(p, k, raw, "memoryMb", int, 256)
+    if not 32 <= memory <= 65536:
+        p.add(f"{k}.memoryMb", memory, "must be between 32 and 65536 (megabytes)")
+    if len(p.items) > before or name is None or domain is None or upstream is None:
+        return None
+    return BackendConfig(name=name, domain=domain, path=path, upstream=upstream,
+                         tls=take(p, k, raw, "tls", bool, True), image=image, port=port,
+                         container_port=cport, memory_mb=memory,
+                         env=tuple((str(a), _env_str(b)) for a, b in env.items()),
+                         secret_env=tuple(secret_env))
+
+
+def _env_str(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _duckdns(p: Problems, raw: dict[str, Any]) -> DuckDnsConfig | None:
+    k = f"{NS}:duckdns"
+    r = _mapping(p, raw, "duckdns")
+    unknown_keys(p, k, r, {"domains", "updateUrl", "intervalMinutes"})
+    domains = take(p, k, r, "domains", list, [], required=True)
+    if "duckdns" in raw and not domains and "domains" in r:
+        p.items.append(f"{k}.domains: is empty; list at least one DuckDNS sub-domain")
+    for j, d in enumerate(domains):
+        if not isinstance(d, str) or not checks.re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", d):
+            p.add(f"{k}.domains[{j}]", d, "must be a DuckDNS sub-domain name such as meljuju "
+                  "(without .duckdns.org)")
+    url = take(p, k, r, "updateUrl", str, DuckDnsConfig.update_url)
+    checks.check_http_url(p, f"{k}.updateUrl", url, ("https", "http"))
+    minutes = take(p, k, r, "intervalMinutes", int, 5)
+    if not 1 <= minutes <= 1440:
+        p.add(f"{k}.intervalMinutes", minutes, "must be between 1 and 1440")
+    if "duckdnsToken" not in raw:
+        p.items.append(f"{NS}:duckdnsToken: is required with {k}; set it with "
+                       f"`pulumi config set --secret {NS}:duckdnsToken TOKEN`")
+    return DuckDnsConfig(domains=tuple(domains), update_url=url, interval_minutes=minutes)
+
+
+def _firewall(p: Problems, raw: dict[str, Any]) -> FirewallConfig:
+    k = f"{NS}:firewall"
+    unknown_keys(p, k, raw, {"enabled", "allow"})
+    allow = take(p, k, raw, "allow", list, [])
+    for j, rule in enumerate(allow):
+        m = checks.re.match(r"^(\d{1,5})(?:/(tcp|udp))?$", str(rule))
+        if not m or not 1 <= int(m.group(1)) <= 65535:
+            p.add(f"{k}.allow[{j}]", rule, "must be PORT or PORT/tcp or PORT/udp, e.g. 8443/tcp")
+    return FirewallConfig(enabled=take(p, k, raw, "enabled", bool, False),
+                          allow=tuple(str(a) if "/" in str(a) else f"{a}/tcp" for a in allow))
+
+
+def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
+                  backend_idx: list[int]) -> None:
+    names: dict[str, str] = {}
+    domains: dict[str, str] = {}
+    ports: dict[int, str] = {}
+    if not stack.box.local:
+        ports[stack.box.port] = f"{NS}:box.port"
+    ports[stack.apache.http_port] = f"{NS}:apache.httpPort"
+    ports.setdefault(stack.apache.https_port, f"{NS}:apache.httpsPort")
+
+    def claim(table: dict[Any, str], value: Any, key: str, what: str) -> None:
+        if value in table:
+            p.add(key, value, f"is already used as {what} by {table[value]}")
+        else:
+            table[value] = key
+
+    for i, s in zip(site_idx, stack.sites, strict=True):
+        k = f"{NS}:sites[{i}]"
+        claim(names, s.name, f"{k}.name", "a name")
+        for j, d in enumerate(s.domains):
+            claim(domains, d, f"{k}.domain" if j == 0 else f"{k}.aliases[{j - 1}]", "a domain")
+        for port in s.ports:
+            label = f"{k}.port" if port == s.port else f"{k}.port (replica {port - s.port})"
+            if port in ports:
+                p.add(label, port, f"overlaps port {port} already used by {ports[port]}")
+            else:
+                ports[port] = label
+    for i, b in zip(backend_idx, stack.backends, strict=True):
+        k = f"{NS}:backends[{i}]"
+        claim(names, b.name, f"{k}.name", "a name")
+        claim(domains, b.domain, f"{k}.domain", "a domain")
+        if b.port is not None:
+            claim(ports, b.port, f"{k}.port", "a port")
+    if stack.tls_hosts and stack.acme.email is None:
+        p.items.append(f"{NS}:acme.email: is required because sites or backends use tls: true "
+                       f"(Let's Encrypt sends expiry notices there)")
