@@ -166,6 +166,12 @@ def load() -> tuple[StackConfig, Secrets]:
     secret_keys = {k[len(prefix):] for k in pulumi.runtime.get_config_secret_keys_env()
                    + list(pulumi.runtime.config._SECRET_KEYS.get()) if k.startswith(prefix)}
     stack = parse(raw, secret_keys)
+    missing = [key for key, needed in (
+        ("sshPrivateKey", not stack.box.local), ("duckdnsToken", stack.duckdns is not None),
+        ("backendSecrets", any(b.secret_env for b in stack.backends))) if needed and key not in raw]
+    if missing:
+        raise ConfigError([f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
+                           f"`pulumi config set --secret {NAMESPACE}:{key} ...`" for key in missing])
     cfg = pulumi.Config(NAMESPACE)
     secrets = Secrets(
         ssh_private_key=None if stack.box.local else cfg.require_secret("sshPrivateKey"),

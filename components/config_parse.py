@@ -269,9 +269,6 @@ def _duckdns(p: Problems, raw: dict[str, Any]) -> DuckDnsConfig | None:
     minutes = take(p, k, r, "intervalMinutes", int, 5)
     if not 1 <= minutes <= 1440:
         p.add(f"{k}.intervalMinutes", minutes, "must be between 1 and 1440")
-    if "duckdnsToken" not in raw:
-        p.items.append(f"{NS}:duckdnsToken: is required with {k}; set it with "
-                       f"`pulumi config set --secret {NS}:duckdnsToken TOKEN`")
     return DuckDnsConfig(domains=tuple(domains), update_url=url, interval_minutes=minutes)
 
 

@@ -1,0 +1,148 @@
+"""One WordPress site: generated secrets, volumes, a MariaDB container and N WordPress replicas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.box import Box
+from components.config import SiteConfig
+from components.network import Network
+
+SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
+              "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+DB_NAME = "wordpress"
+DB_USER = "wordpress"
+# Salts may use punctuation, but no quote, backslash or $ (safe in env files and PHP alike).
+SALT_SPECIAL = "!#%()*+,-./:;<=>?@[]^_{|}~"
+
+
+def config_extra(site: SiteConfig) -> str:
+    """PHP appended to wp-config: canonical URL and the real client address from Apache.
+
+    The image already honours X-Forwarded-Proto (sets HTTPS=on); the balancer *sets* that header
+    and the containers listen on 127.0.0.1 only, so it cannot be spoofed from outside.
+    """
+    scheme = "https" if site.tls else "http"
+    return (
+        f"define('WP_HOME', '{scheme}://{site.domain}');\n"
+        f"define('WP_SITEURL', '{scheme}://{site.domain}');\n"
+        "if (!empty($_SERVER['HTTP_X_FORWARDED_FOR'])) {\n"
+        "  $wpfleet_ips = array_map('trim', explode(',', $_SERVER['HTTP_X_FORWARDED_FOR']));\n"
+        "  $_SERVER['REMOTE_ADDR'] = end($wpfleet_ips);\n"
+        "}\n"
+    )
+
+
+def wordpress_env(site: SiteConfig, db_password: str, salts: dict[str, str]) -> list[str]:
+    env = [f"WORDPRESS_DB_HOST=db:3306", f"WORDPRESS_DB_NAME={DB_NAME}",
+           f"WORDPRESS_DB_USER={DB_USER}", f"WORDPRESS_DB_PASSWORD={db_password}",
+           f"WORDPRESS_CONFIG_EXTRA={config_extra(site)}"]
+    env += [f"WORDPRESS_{k}={salts[k]}" for k in SALT_NAMES]
+    return env
+
+
+def mariadb_env(db_password: str, root_password: str) -> list[str]:
+    return [f"MARIADB_DATABASE={DB_NAME}", f"MARIADB_USER={DB_USER}",
+            f"MARIADB_PASSWORD={db_password}", f"MARIADB_ROOT_PASSWORD={root_password}",
+            "MARIADB_AUTO_UPGRADE=1"]  # a newer pinned tag upgrades the data dir on start
+
+
+def labels(site: str, role: str) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label="org.wpfleet.site", value=site),
+            docker.ContainerLabelArgs(label="org.wpfleet.role", value=role)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WordPressSiteArgs:
+    site: SiteConfig  # validated site entry
+    box: Box  # Docker provider of the box
+    network: Network  # this site's own networks
+    wordpress_image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
+    mariadb_image_id: pulumi.Input[str]
+
+
+class WordPressSite(pulumi.ComponentResource):
+    urls: list[str]
+    host_ports: list[int]
+    container_names: list[str]
+
+    def __init__(self, name: str, args: WordPressSiteArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("wpfleet:index:WordPressSite", name, None, opts)
+        site = args.site
+        child = pulumi.ResourceOptions(parent=self)
+        docker_child = pulumi.ResourceOptions(parent=self, provider=args.box.provider)
+
+        def password(suffix: str, length: int, special: bool) -> pulumi.Output[str]:
+            return random.RandomPassword(
+                f"{name}-{suffix}", length=length, special=special,
+                override_special=SALT_SPECIAL if special else None, opts=child).result
+
+        db_password = password("db-password", 32, False)
+        root_password = password("db-root-password", 32, False)
+        salts = {k: password(k.lower().replace("_", "-"), 64, True) for k in SALT_NAMES}
+
+        db_volume = docker.Volume(f"{name}-db-data", name=f"wpfleet-{site.name}-db",
+                                  labels=_volume_labels(site.name, "db"), opts=docker_child)
+        html_volume = docker.Volume(f"{name}-html", name=f"wpfleet-{site.name}-html",
+                                    labels=_volume_labels(site.name, "html"), opts=docker_child)
+        # Fixed container names and host ports: the old container must go before the new one.
+        replace = pulumi.ResourceOptions(delete_before_replace=True)
+
+        db_name = f"wpfleet-{site.name}-db"
+        self.db = docker.Container(
+            f"{name}-db", name=db_name, image=args.mariadb_image_id, restart="unless-stopped",
+            envs=pulumi.Output.secret(pulumi.Output.all(db_password, root_password).apply(
+                lambda pw: mariadb_env(pw[0], pw[1]))),
+            # only on the internal network: no published port, no egress
+            network_mode=args.network.db_network_name,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(
+                name=args.network.db_network_name, aliases=["db"])],
+            volumes=[docker.ContainerVolumeArgs(volume_name=db_volume.name,
+                                                container_path="/var/lib/mysql")],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
+                interval="10s", timeout="5s", retries=5, start_period="30s"),
+            wait=True, wait_timeout=180, memory=site.db_memory_mb,
+            labels=labels(site.name, "db"), opts=docker_child.merge(replace))
+
+        wp_env = pulumi.Output.secret(pulumi.Output.all(db_password, *salts.values()).apply(
+            lambda v: wordpress_env(site, v[0], dict(zip(SALT_NAMES, v[1:], strict=True)))))
+        self.replicas: list[docker.Container] = []
+        for i, port in enumerate(site.ports):
+            # replica 0 copies WordPress into the shared empty volume; the others wait for it
+            after = [self.db] if i == 0 else [self.replicas[0]]
+            self.replicas.append(docker.Container(
+                f"{name}-wp-{i}", name=f"wpfleet-{site.name}-wp-{i}",
+                image=args.wordpress_image_id, restart="unless-stopped", envs=wp_env,
+                ports=[docker.ContainerPortArgs(internal=80, external=port, ip="127.0.0.1",
+                                                protocol="tcp")],
+                network_mode=args.network.web_network_name,
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=args.network.web_network_name),
+                    docker.ContainerNetworksAdvancedArgs(name=args.network.db_network_name)],
+                volumes=[docker.ContainerVolumeArgs(volume_name=html_volume.name,
+                                                    container_path="/var/www/html")],
+                healthcheck=docker.ContainerHealthcheckArgs(
+                    tests=["CMD", "curl", "-fsS", "-o", "/dev/null",
+                           "http://127.0.0.1/wp-login.php"],
+                    interval="30s", timeout="10s", retries=3, start_period="60s"),
+                memory=site.memory_mb, labels=labels(site.name, "wordpress"),
+                opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
+
+        scheme = "https" if site.tls else "http"
+        self.urls = [f"{scheme}://{d}/" for d in site.domains]
+        self.host_ports = list(site.ports)
+        self.container_names = [db_name, *(f"wpfleet-{site.name}-wp-{i}"
+                                           for i in range(site.replicas))]
+        self.register_outputs({"urls": self.urls, "hostPorts": self.host_ports,
+                               "containers": self.container_names})
+
+
+def _volume_labels(site: str, role: str) -> list[docker.VolumeLabelArgs]:
+    return [docker.VolumeLabelArgs(label="org.wpfleet.site", value=site),
+            docker.VolumeLabelArgs(label="org.wpfleet.role", value=role)]
