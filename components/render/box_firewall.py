@@ -1,0 +1,82 @@
+"""`box-firewall`: ufw with default deny incoming, SSH allowed before enabling, Apache's ports.
+
+Every rule wpfleet adds carries the ufw comment `wpfleet`, so a later run can remove the rules
+it added that are no longer in the config without touching rules the operator added by hand.
+The SSH port is allowed first and is never removed, so the script cannot lock the operator out.
+"""
+
+from __future__ import annotations
+
+import shlex
+from textwrap import dedent
+
+from components.config import StackConfig
+from components.render import BoxCommand, script
+
+COMMENT = "wpfleet"
+
+_PRELUDE = dedent("""\
+    # UFW and WPFLEET_ETC may be redirected by tests; the defaults are the box's own.
+    UFW=${UFW:-ufw}
+    ETC=${WPFLEET_ETC:-/etc/wpfleet}
+    MARK=$ETC/firewall-enabled-by-wpfleet
+    command -v "$UFW" >/dev/null 2>&1 || { echo "box-firewall: ufw is not installed: run 'apt-get install ufw' on the box" >&2; exit 1; }
+    # rules this stack added earlier: lines like "ufw allow 443/tcp comment 'wpfleet'"
+    ours() { "$UFW" show added | sed -n "s/^ufw allow \\([0-9]*\\/[a-z]*\\) comment '%s'$/\\1/p"; }
+    """ % COMMENT)
+
+
+def rules(stack: StackConfig) -> list[str]:
+    """The rules in the order they are added: SSH first, then Apache, then the extras."""
+    wanted = [f"{stack.box.port}/tcp", f"{stack.apache.http_port}/tcp",
+              f"{stack.apache.https_port}/tcp", *stack.firewall.allow]
+    return list(dict.fromkeys(wanted))  # de-duplicated, order kept
+
+
+def firewall(stack: StackConfig) -> BoxCommand:
+    wanted = rules(stack)
+    ssh = f"{stack.box.port}/tcp"
+    body = _PRELUDE + dedent("""\
+        changed=0
+        for rule in %(wanted)s; do
+          out=$("$UFW" allow "$rule" comment %(comment)s)
+          case "$out" in
+            *Skipping*) ;;
+            *) echo "box-firewall: allowed $rule"; changed=1 ;;
+          esac
+        done
+        for rule in $(ours); do
+          case " %(wanted_flat)s " in
+            *" $rule "*) ;;
+            *) "$UFW" delete allow "$rule" >/dev/null; echo "box-firewall: removed $rule (no longer configured)"; changed=1 ;;
+          esac
+        done
+        status=$("$UFW" status verbose)
+        if ! grep -q 'deny (incoming)' <<<"$status"; then
+          "$UFW" default deny incoming >/dev/null; echo "box-firewall: default policy: deny incoming"; changed=1
+        fi
+        if ! grep -q 'allow (outgoing)' <<<"$status"; then
+          "$UFW" default allow outgoing >/dev/null; echo "box-firewall: default policy: allow outgoing"; changed=1
+        fi
+        if ! grep -q '^Status: active' <<<"$status"; then
+          # SSH (%(ssh)s) was allowed above, before this point: enabling cannot lock us out
+          "$UFW" --force enable >/dev/null
+          mkdir -p "$ETC" && touch "$MARK"
+          echo "box-firewall: ufw enabled"; changed=1
+        fi
+        [ "$changed" = 1 ] || echo "box-firewall: ufw already active with %(wanted_flat)s allowed; no change"
+        """) % {"wanted": " ".join(map(shlex.quote, wanted)), "wanted_flat": " ".join(wanted),
+                "comment": shlex.quote(COMMENT), "ssh": ssh}
+    delete = _PRELUDE + dedent("""\
+        # firewall.enabled turned off: undo what wpfleet did, but keep SSH reachable
+        if [ -e "$MARK" ]; then
+          "$UFW" --force disable >/dev/null; rm -f "$MARK"; echo "box-firewall: ufw disabled (wpfleet had enabled it)"
+        fi
+        for rule in $(ours); do
+          [ "$rule" = %(ssh)s ] && continue
+          "$UFW" delete allow "$rule" >/dev/null; echo "box-firewall: removed $rule"
+        done
+        """) % {"ssh": shlex.quote(ssh)}
+    # A new rule set re-applies in place (update): no delete that would drop the firewall.
+    return BoxCommand(name="box-firewall", create=script(body), update=script(body),
+                      delete=script(delete))
