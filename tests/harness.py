@@ -54,6 +54,7 @@ class Rec:
     secret_inputs: set[str]  # top-level input names sent as secrets
     raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
     property_deps: dict[str, set[str]] = field(default_factory=dict)
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -100,6 +101,9 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+LAST_RECORDS: list[Rec] = []  # resources of the latest run, also when it raised
+
+
 class FakeCloud(pulumi.runtime.Mocks):
     """Returns the computed outputs the program reads, derived from the inputs."""
 
@@ -138,6 +142,7 @@ class RecordingMonitor(mocks.MockMonitor):
                                if isinstance(v, dict) and v.get(SECRET_SIG) == rpc._special_secret_sig},
                 raw_inputs=raw,
                 property_deps={k: set(v.urns) for k, v in request.propertyDependencies.items()},
+                delete_before_replace=request.deleteBeforeReplace,
             ))
         response = super().RegisterResource(request)
         secret_outs = list(request.additionalSecretOutputs)
@@ -164,6 +169,8 @@ def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
     original_export = pulumi.export
     pulumi.export = lambda name, value: outputs.__setitem__(name, value)  # type: ignore[assignment]
     resolved: dict[str, Any] = {}
+    global LAST_RECORDS
+    LAST_RECORDS = monitor.records
 
     def program() -> Any:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
