@@ -13,7 +13,7 @@ from components.config import DuckDnsConfig, StackConfig
 from components.render import BoxCommand, script
 
 UPDATER = "/usr/local/lib/wpfleet/duckdns-update"
-TOKEN_FILE = "/etc/wpfleet/duckdns.token"
+TOKEN_FILE = "/etc/wpfleet/duckdns.token"  # noqa: S105 - a path, not a secret
 UNIT = "wpfleet-duckdns"
 UNIT_DIR = "/etc/systemd/system"
 
@@ -28,14 +28,16 @@ def updater(duck: DuckDnsConfig) -> str:
         domains=%(domains_q)s
         token=$(<"$TOKEN_FILE")
         # the request goes to curl as a config on stdin: the token never reaches a command line
-        if ! answer=$(printf 'url = "%%s?domains=%%s&token=%%s&ip="\\n' "$url" "$domains" "$token" \\
+        if ! answer=$(printf 'url = "%%s?domains=%%s&token=%%s&ip="\\n' \\
+            "$url" "$domains" "$token" \\
             | curl --silent --show-error --max-time 30 --retry 2 --config -); then
           echo "duckdns: update of $domains failed: $url unreachable" >&2
           exit 2
         fi
         case "$answer" in
           OK*) echo "duckdns: $domains updated (OK)" ;;
-          *) echo "duckdns: update of $domains answered ${answer:0:20}: check wpfleet:duckdnsToken and wpfleet:duckdns.domains" >&2
+          *) echo "duckdns: update of $domains answered ${answer:0:20}:" \\
+               "check wpfleet:duckdnsToken and wpfleet:duckdns.domains" >&2
              exit 1 ;;
         esac
         """) % {"domains": domains, "domains_q": shlex.quote(domains),
@@ -102,11 +104,15 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
         }
         IFS= read -r token || true
         if [ -z "$token" ]; then
-          echo "box-duckdns: no token on stdin: set it with 'pulumi config set --secret wpfleet:duckdnsToken TOKEN'" >&2
+          echo "box-duckdns: no token on stdin: set it with" \\
+            "'pulumi config set --secret wpfleet:duckdnsToken TOKEN'" >&2
           exit 1
         fi
         case "$token" in
-          *[!A-Za-z0-9-]*) echo "box-duckdns: wpfleet:duckdnsToken has characters a DuckDNS token never has (expected a UUID)" >&2; exit 1 ;;
+          *[!A-Za-z0-9-]*)
+            echo "box-duckdns: wpfleet:duckdnsToken has characters a DuckDNS token never has" \\
+              "(expected a UUID)" >&2
+            exit 1 ;;
         esac
         mkdir -p -m 0700 "$(dirname "$TOKEN_FILE")"
         mkdir -p "$LIB" "$UNIT_DIR"
@@ -116,21 +122,25 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
         """) + "".join(installs) + dedent("""\
         if [ "$changed" = 1 ]; then "$SYSTEMCTL" daemon-reload; fi
         if ! "$SYSTEMCTL" is-enabled --quiet %(unit)s.timer 2>/dev/null; then
-          "$SYSTEMCTL" enable --now %(unit)s.timer; echo "box-duckdns: enabled %(unit)s.timer"; changed=1
+          "$SYSTEMCTL" enable --now %(unit)s.timer
+          echo "box-duckdns: enabled %(unit)s.timer"; changed=1
         fi
         # update now, so a wrong token or domain fails this deployment instead of failing silently
         DUCKDNS_TOKEN_FILE="$TOKEN_FILE" "$LIB"/duckdns-update
-        [ "$changed" = 1 ] || echo "box-duckdns: updater, token and timer already in place; no change"
+        [ "$changed" = 1 ] \\
+          || echo "box-duckdns: updater, token and timer already in place; no change"
         """) % {"unit": UNIT}
     delete = _PATHS + dedent("""\
         # duckdns removed from the config: stop the timer, remove the files and the token
         if "$SYSTEMCTL" is-enabled --quiet %(unit)s.timer 2>/dev/null; then
           "$SYSTEMCTL" disable --now %(unit)s.timer; echo "box-duckdns: disabled %(unit)s.timer"
         fi
-        for f in "$UNIT_DIR"/%(unit)s.timer "$UNIT_DIR"/%(unit)s.service "$LIB"/duckdns-update "$TOKEN_FILE"; do
+        for f in "$UNIT_DIR"/%(unit)s.timer "$UNIT_DIR"/%(unit)s.service \\
+                 "$LIB"/duckdns-update "$TOKEN_FILE"; do
           if [ -e "$f" ]; then rm -f "$f"; echo "box-duckdns: removed $f"; fi
         done
         "$SYSTEMCTL" daemon-reload || true
         """) % {"unit": UNIT}
     return BoxCommand(name="box-duckdns", create=script(body), update=script(body),
-                      delete=script(delete), stdin_secret="duckdnsToken")
+                      delete=script(delete),
+                      stdin_secret="duckdnsToken")  # noqa: S106 - the secret's config key

@@ -16,14 +16,19 @@ from components.render import BoxCommand, script
 COMMENT = "wpfleet"
 
 _PRELUDE = dedent("""\
-    # UFW and WPFLEET_ETC may be redirected by tests; the defaults are the box's own.
-    UFW=${UFW:-ufw}
+    # WPFLEET_ETC may be redirected by tests; the default is the box's own.
+    UFW=ufw
     ETC=${WPFLEET_ETC:-/etc/wpfleet}
     MARK=$ETC/firewall-enabled-by-wpfleet
-    command -v "$UFW" >/dev/null 2>&1 || { echo "box-firewall: ufw is not installed: run 'apt-get install ufw' on the box" >&2; exit 1; }
+    if ! command -v "$UFW" >/dev/null 2>&1; then
+      echo "box-firewall: ufw is not installed: run 'apt-get install ufw' on the box" >&2; exit 1
+    fi
     # rules this stack added earlier: lines like "ufw allow 443/tcp comment 'wpfleet'"
-    ours() { "$UFW" show added | sed -n "s/^ufw allow \\([0-9]*\\/[a-z]*\\) comment '%s'$/\\1/p"; }
-    """ % COMMENT)
+    ours() {
+      "$UFW" show added | sed -n "s/^ufw allow \\([0-9]*\\/[a-z]*\\) comment 'wpfleet'$/\\1/p"
+    }
+    """)
+assert "'wpfleet'" in _PRELUDE and COMMENT == "wpfleet"  # the comment ours() looks for
 
 
 def rules(stack: StackConfig) -> list[str]:
@@ -48,15 +53,18 @@ def firewall(stack: StackConfig) -> BoxCommand:
         for rule in $(ours); do
           case " %(wanted_flat)s " in
             *" $rule "*) ;;
-            *) "$UFW" delete allow "$rule" >/dev/null; echo "box-firewall: removed $rule (no longer configured)"; changed=1 ;;
+            *) "$UFW" delete allow "$rule" >/dev/null
+               echo "box-firewall: removed $rule (no longer configured)"; changed=1 ;;
           esac
         done
         status=$("$UFW" status verbose)
         if ! grep -q 'deny (incoming)' <<<"$status"; then
-          "$UFW" default deny incoming >/dev/null; echo "box-firewall: default policy: deny incoming"; changed=1
+          "$UFW" default deny incoming >/dev/null
+          echo "box-firewall: default policy: deny incoming"; changed=1
         fi
         if ! grep -q 'allow (outgoing)' <<<"$status"; then
-          "$UFW" default allow outgoing >/dev/null; echo "box-firewall: default policy: allow outgoing"; changed=1
+          "$UFW" default allow outgoing >/dev/null
+          echo "box-firewall: default policy: allow outgoing"; changed=1
         fi
         if ! grep -q '^Status: active' <<<"$status"; then
           # SSH (%(ssh)s) was allowed above, before this point: enabling cannot lock us out
@@ -64,13 +72,15 @@ def firewall(stack: StackConfig) -> BoxCommand:
           mkdir -p "$ETC" && touch "$MARK"
           echo "box-firewall: ufw enabled"; changed=1
         fi
-        [ "$changed" = 1 ] || echo "box-firewall: ufw already active with %(wanted_flat)s allowed; no change"
+        [ "$changed" = 1 ] \\
+          || echo "box-firewall: ufw already active with %(wanted_flat)s allowed; no change"
         """) % {"wanted": " ".join(map(shlex.quote, wanted)), "wanted_flat": " ".join(wanted),
                 "comment": shlex.quote(COMMENT), "ssh": ssh}
     delete = _PRELUDE + dedent("""\
         # firewall.enabled turned off: undo what wpfleet did, but keep SSH reachable
         if [ -e "$MARK" ]; then
-          "$UFW" --force disable >/dev/null; rm -f "$MARK"; echo "box-firewall: ufw disabled (wpfleet had enabled it)"
+          "$UFW" --force disable >/dev/null; rm -f "$MARK"
+          echo "box-firewall: ufw disabled (wpfleet had enabled it)"
         fi
         for rule in $(ours); do
           [ "$rule" = %(ssh)s ] && continue

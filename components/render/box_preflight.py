@@ -35,20 +35,25 @@ def preflight(stack: StackConfig) -> BoxCommand:
         problems=()
         %(install)s
         if ! command -v "$DOCKER" >/dev/null 2>&1; then
-          problems+=("Docker is not installed: run 'apt-get install docker.io' on the box, or set wpfleet:box.installDocker: true")
+          problems+=("Docker is not installed: run 'apt-get install docker.io' on the box,"\
+" or set wpfleet:box.installDocker: true")
         elif ! docker_version=$("$DOCKER" info --format '{{.ServerVersion}}' 2>&1); then
-          problems+=("the Docker engine is not running or not reachable ($(printf %%s "$docker_version" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)): run 'systemctl enable --now docker' on the box")
+          why=$(printf %%s "$docker_version" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
+          problems+=("the Docker engine is not running or not reachable ($why):"\
+" run 'systemctl enable --now docker' on the box")
         fi
         for port in %(ports)s; do
           # the processes listening on the port, e.g. users:(("nginx",pid=12,fd=6))
           listening=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
           [ -n "$listening" ] || continue
-          holders=$(printf '%%s\\n' "$listening" | grep -o '"[^"]*",pid=' | cut -d'"' -f2 | sort -u || true)
+          holders=$(printf '%%s\\n' "$listening" | grep -o '"[^"]*",pid=' | cut -d'"' -f2 \
+            | sort -u || true)
           [ -n "$holders" ] || holders=unknown-process
           for prog in $holders; do
             case "$prog" in
               %(apache)s) ;;
-              *) problems+=("port $port is used by $prog, not Apache: stop it (systemctl disable --now $prog) or choose another wpfleet:apache.httpPort/httpsPort") ;;
+              *) problems+=("port $port is used by $prog, not Apache: stop it"\
+" (systemctl disable --now $prog) or choose another wpfleet:apache.httpPort/httpsPort") ;;
             esac
           done
         done
@@ -56,14 +61,16 @@ def preflight(stack: StackConfig) -> BoxCommand:
         [ -d "$disk_dir" ] || disk_dir=/
         free_mb=$(df -Pm "$disk_dir" | awk 'NR == 2 { print $4 }')
         if [ "$free_mb" -lt %(min_mb)d ]; then
-          problems+=("only ${free_mb} MB free on $disk_dir, below wpfleet:box.minFreeDiskMb (%(min_mb)d MB): free disk space (docker system prune) or lower the setting")
+          problems+=("only ${free_mb} MB free on $disk_dir, below wpfleet:box.minFreeDiskMb"\
+" (%(min_mb)d MB): free disk space (docker system prune) or lower the setting")
         fi
         if [ "${#problems[@]}" -gt 0 ]; then
           echo "box-preflight: the box is not ready (${#problems[@]} problem(s)):" >&2
           for p in "${problems[@]}"; do echo "  - $p" >&2; done
           exit 1
         fi
-        echo "box-preflight: ok: Docker ${docker_version} running; ports %(ports)s free or Apache's; ${free_mb} MB free on $disk_dir"
+        echo "box-preflight: ok: Docker ${docker_version} running;"\
+" ports %(ports)s free or Apache's; ${free_mb} MB free on $disk_dir"
         """) % {"install": install, "ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
                 "min_mb": stack.box.min_free_disk_mb}
     # A changed threshold or port re-runs the check in place (update), never deletes anything.

@@ -76,8 +76,10 @@ def ssh(stack: StackConfig) -> BoxCommand | None:
           restore "sshd -t rejected the configuration: $out"
         fi
         effective=$("$SSHD" -T -f "$SSHD_CONFIG" 2>&1 || true)
-        for want in "port %(port)d" "passwordauthentication no" "permitrootlogin without-password"; do
-          grep -qx "$want" <<<"$effective" || restore "the effective sshd config lacks '$want': make $SSHD_CONFIG start with 'Include $DIR/*.conf' and remove conflicting earlier settings"
+        for want in "port %(port)d" "passwordauthentication no" \\
+                    "permitrootlogin without-password"; do
+          grep -qx "$want" <<<"$effective" || restore "the effective sshd config lacks '$want':"\\
+" make $SSHD_CONFIG start with 'Include $DIR/*.conf' and drop conflicting earlier settings"
         done
         reload_sshd
         echo "box-ssh: wrote $TARGET (port %(port)d, keys only) and reloaded sshd"
