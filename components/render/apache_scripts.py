@@ -171,7 +171,7 @@ echo "apache2 configured and (re)loaded"
 
 def install_command(http_port: int, https_port: int) -> BoxCommand:
     body = _INSTALL % {"modules": " ".join(MODULES), "tuning": TUNING_CONF_TEXT,
-                       "ports": ports_conf(http_port, https_port, "$LISTEN_PREFIX")}
+                       "ports": ports_conf(http_port, https_port, "${LISTEN_PREFIX}")}
     text = script(body)
     return BoxCommand(name="apache-install", create=text, update=text)
 

@@ -78,7 +78,9 @@ class ApacheEnv:
                 "WPFLEET_LISTEN_ADDRESS": "127.0.0.1"}
 
     @classmethod
-    def create(cls, http_port: int, https_port: int, base: Path | None = None) -> ApacheEnv:
+    def create(cls, http_port: int, https_port: int, base: Path | None = None,
+               enable_modules: bool = True) -> ApacheEnv:
+        """A fresh private root; enable_modules=False leaves that to the rendered install script."""
         if base is None:
             base = Path(tempfile.mkdtemp(prefix="wpfleet-apache-"))
         base.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,8 @@ class ApacheEnv:
         for m in ("mpm_prefork", "mpm_worker"):
             if (env.root / "mods-enabled" / f"{m}.load").exists():
                 env._run(["a2dismod", "-q", m])
-        env._run(["a2enmod", "-q", *MODULES])
+        if enable_modules:
+            env._run(["a2enmod", "-q", *MODULES])
         return env
 
     def _run(self, argv: list[str], check: bool = True,
