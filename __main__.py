@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pulumi
 
 from components import config
@@ -13,6 +15,11 @@ from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
+
+# Thousands of long-lived Output objects make the default GC rescan them over and over
+# (measured: ms per site grew with the number of sites); collect young objects less often.
+gc.freeze()
+gc.set_threshold(100_000, 50, 1000)
 
 stack, secrets = config.load()  # raises ConfigError (shown without traceback) before any resource
 

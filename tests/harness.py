@@ -8,6 +8,7 @@ emulates the engine's `additionalSecretOutputs`, which the stock mock ignores.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Rec:
     raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
     property_deps: dict[str, set[str]] = field(default_factory=dict)
     delete_before_replace: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)  # what the mock returned
 
 
 @dataclass
@@ -75,6 +77,10 @@ class Graph:
 
     def children(self, parent: Rec) -> list[Rec]:
         return [r for r in self.resources if r.parent_urn == parent.urn]
+
+    def issued_secrets(self) -> list[str]:
+        """Every value the mocks generated for random passwords."""
+        return [r.outputs["result"] for r in self.resources if "result" in r.outputs]
 
     def plain_text(self) -> str:
         """Every recorded input as JSON text with secret values removed."""
@@ -110,7 +116,10 @@ class FakeCloud(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = f"pw-{args.name}-{'x' * int(args.inputs.get('length', 16))}"
+            length = int(args.inputs.get("length", 16))
+            stream = "".join(hashlib.sha256(f"{args.name}/{i}".encode()).hexdigest()
+                             for i in range(length // 64 + 1))
+            state["result"] = (f"pw-{args.name}-" + stream)[:length]
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{abs(hash(args.inputs['name'])):064d}"[:71]
             state["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
@@ -129,11 +138,12 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, cloud: FakeCloud) -> None:
         super().__init__(cloud)
         self.records: list[Rec] = []
+        self.by_urn: dict[str, Rec] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         raw = json_format.MessageToDict(request.object)
         if request.type != "pulumi:pulumi:Stack":
-            self.records.append(Rec(
+            rec = Rec(
                 type=request.type, name=request.name,
                 urn=self.make_urn(request.parent, request.type, request.name),
                 parent_urn=request.parent, provider=request.provider,
@@ -143,8 +153,13 @@ class RecordingMonitor(mocks.MockMonitor):
                 raw_inputs=raw,
                 property_deps={k: set(v.urns) for k, v in request.propertyDependencies.items()},
                 delete_before_replace=request.deleteBeforeReplace,
-            ))
+            )
+            self.records.append(rec)
+            self.by_urn[rec.urn] = rec
         response = super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self.by_urn:  # registrations run on several threads: match by URN
+            self.by_urn[urn].outputs = rpc.deserialize_properties(response.object)
         secret_outs = list(request.additionalSecretOutputs)
         if secret_outs and response.object is not None:  # emulate the engine
             state = rpc.deserialize_properties(response.object)
