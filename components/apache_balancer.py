@@ -1,0 +1,55 @@
+"""ApacheBalancer: Apache on the box as load balancer and reverse proxy for every site/backend.
+
+One command installs Apache and enables its modules (idempotent); one command writes the ACME
+webroot conf; then one command per site and per backend route applies that host's conf with a
+configtest gate, rollback and graceful reload (see `components.render.apache`). Each conf's
+command depends only on its own rendered text, so adding a site never re-runs another site's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.box import Box
+from components.config import StackConfig
+from components.render import apache
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApacheBalancerArgs:
+    stack: StackConfig  # the validated stack: sites, backends, acme and apache settings
+    box: Box  # runs the commands on the box
+    # resources that must exist before Apache is installed (preflight, firewall, ...)
+    after: Sequence[pulumi.Resource] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stack, StackConfig):
+            raise ValueError(f"ApacheBalancerArgs.stack must be a StackConfig, got {self.stack!r}")
+
+
+class ApacheBalancer(pulumi.ComponentResource):
+    """Apache installed once, then one safely applied conf per site and backend route."""
+
+    install: pulumi.CustomResource
+    acme: pulumi.CustomResource  # the ACME webroot conf
+    confs: dict[str, pulumi.Resource]  # site/backend name -> its conf command
+
+    def __init__(self, name: str, args: ApacheBalancerArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wpfleet:index:ApacheBalancer", name, None, opts)
+        stack, box = args.stack, args.box
+        self.install = box.run(apache.install_command(stack), parent=self,
+                               depends_on=list(args.after))
+        self.acme = box.run(apache.acme_command(stack), parent=self, depends_on=[self.install])
+        # confs only need Apache and the webroot conf: they are applied in parallel
+        # (the scripts serialize on flock), none waits for another site
+        self.confs = {
+            host.name: box.run(apache.conf_command(stack, host), parent=self,
+                               depends_on=[self.install, self.acme])
+            for host in (*stack.sites, *stack.backends)}
+        self.conf_paths = {host.name: apache.conf_path(host)
+                           for host in (*stack.sites, *stack.backends)}
+        self.register_outputs({"confPaths": self.conf_paths})
