@@ -78,7 +78,7 @@ def ssh(stack: StackConfig) -> BoxCommand | None:
         effective=$("$SSHD" -T -f "$SSHD_CONFIG" 2>&1 || true)
         for want in "port %(port)d" "passwordauthentication no" \\
                     "permitrootlogin without-password"; do
-          grep -qx "$want" <<<"$effective" || restore "the effective sshd config lacks '$want':"\\
+          grep -qx "$want" <<<"$effective" || restore "the effective sshd config lacks '$want':"\
 " make $SSHD_CONFIG start with 'Include $DIR/*.conf' and drop conflicting earlier settings"
         done
         reload_sshd

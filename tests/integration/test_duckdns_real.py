@@ -37,6 +37,7 @@ case "$1" in
   is-enabled) [ "${2:-}" = --quiet ] && shift; grep -qx "$2" "$state" 2>/dev/null ;;
   enable) [ "$2" = --now ] && shift; echo "$2" >> "$state" ;;
   disable) [ "$2" = --now ] && shift; sed -i "/^$2\\$/d" "$state" 2>/dev/null || true ;;
+  is-active) exit 3 ;;  # no unit is running here (e.g. Ubuntu's ssh.socket)
 esac
 """
 
