@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components.config import LETSENCRYPT, parse
-from components.render import certbot, plan
+from components.render import apache_scripts, certbot, plan
 
 RAW = {
     "box": {"host": "local"},
@@ -76,6 +76,10 @@ def test_script_text_has_the_required_certbot_options() -> None:
     for text in (cmd.create, cmd.delete or ""):
         subprocess.run(["bash", "-n"], input=text, text=True, check=True)
     assert "certbot revoke" not in (cmd.delete or "")
+    # reloads take the lock the Apache conf commands hold
+    assert apache_scripts.LOCK.replace("$CONFDIR", "${APACHE_CONFDIR:-/etc/apache2}") in cmd.create
+    assert apache_scripts.LOCK.replace("$CONFDIR", "${APACHE_CONFDIR:-/etc/apache2}") \
+        in certbot.DEPLOY_HOOK
     revoking = certbot.commands(stack_for(revokeOnDelete=True))[0]
     assert "certbot revoke" in (revoking.delete or "")
 
@@ -87,7 +91,9 @@ def stubs(tmp_path: Path) -> dict[str, str]:
     for name, text in (("certbot", FAKE_CERTBOT), ("apache2ctl", FAKE_APACHECTL)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
+    (tmp_path / "apache2").mkdir()
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(tmp_path),
+            "APACHE_CONFDIR": str(tmp_path / "apache2"),
             "FAKE_SERVER": LETSENCRYPT}
 
 

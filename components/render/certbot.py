@@ -26,7 +26,9 @@ DEPLOY_HOOK = """\
 #!/bin/sh
 # wpfleet: reload Apache gracefully after certbot renewed a certificate (RENEWED_LINEAGE)
 set -eu
-if apache2ctl graceful >/dev/null 2>&1; then
+# same lock as the conf commands: never reload a conf that is still being configtested
+if ( flock -w 600 8 && apache2ctl graceful ) >/dev/null 2>&1 \
+        8>>"${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"; then
     echo "wpfleet: reloaded Apache for renewed certificate ${RENEWED_LINEAGE:-?}"
 else
     echo "wpfleet: Apache refused to reload after renewing ${RENEWED_LINEAGE:-?}:" >&2
@@ -65,6 +67,7 @@ def _assignments(stack: StackConfig, host: SiteConfig | BackendConfig) -> str:
 
 _CREATE_BODY = r"""
 LIVE="$CONFIG_DIR/live/$CERT_NAME"
+APACHE_LOCK="${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"
 mkdir -p "$CONFIG_DIR" "$WEBROOT"
 # certbot refuses to run twice at once and pulumi applies sites in parallel: take turns
 exec 9>"$CONFIG_DIR/.wpfleet-certbot.lock"
@@ -116,10 +119,11 @@ sed 's/^/certbot: /' "$out"
 after=$(sha256sum "$LIVE/cert.pem")
 if [ "$before" != "$after" ]; then
     echo "changed: certificate $CERT_NAME issued for ${DOMAINS[*]}"
-    # the <IfFile> guard in the site conf is read at (re)load: reload now so HTTPS is live
-    if ! apache2ctl graceful >/dev/null 2>&1; then
-        apache2ctl configtest >&2 || true
-        echo "error: certificate issued but Apache refused to reload" >&2
+    # the <IfFile> guard in the site conf is read at (re)load: reload now so HTTPS is live,
+    # under the lock the Apache conf commands hold, so no half-applied conf gets loaded
+    if ! reload=$( (flock -w 600 8 && apache2ctl graceful) 2>&1 8>>"$APACHE_LOCK"); then
+        echo "$reload" >&2
+        echo "error: certificate issued but Apache refused to reload (see above)" >&2
         exit 1
     fi
     echo "changed: reloaded Apache gracefully; https://$CERT_NAME is live"
