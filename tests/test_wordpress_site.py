@@ -1,0 +1,45 @@
+"""WordPressSite's pure parts: the environment handed to WordPress and MariaDB."""
+
+from __future__ import annotations
+
+from components.config import SiteConfig
+from components.wordpress_site import SALT_NAMES, config_extra, mariadb_env, wordpress_env
+
+SITE = SiteConfig(name="blog", domain="blog.example.org", port=8082, replicas=2, tls=True)
+
+
+def test_wordpress_env_wires_db_and_all_salts() -> None:
+    salts = {k: f"salt-{k}" for k in SALT_NAMES}
+    env = dict(e.split("=", 1) for e in wordpress_env(SITE, "dbpw", salts))
+    assert env["WORDPRESS_DB_HOST"] == "db:3306"  # the DB's alias on the internal network
+    assert env["WORDPRESS_DB_PASSWORD"] == "dbpw"
+    assert env["WORDPRESS_DB_USER"] == env["WORDPRESS_DB_NAME"] == "wordpress"
+    assert {k: env[f"WORDPRESS_{k}"] for k in SALT_NAMES} == salts
+
+
+def test_config_extra_sets_canonical_url_by_tls() -> None:
+    assert "define('WP_HOME', 'https://blog.example.org');" in config_extra(SITE)
+    plain = SiteConfig(name="b", domain="b.example.org", port=9000, tls=False)
+    assert "define('WP_SITEURL', 'http://b.example.org');" in config_extra(plain)
+    assert "HTTP_X_FORWARDED_FOR" in config_extra(SITE)
+
+
+def test_config_extra_is_valid_php() -> None:
+    import shutil
+    import subprocess
+
+    import pytest
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("php not installed (apt-get install php-cli)")
+    code = ("<?php\n$_SERVER['HTTP_X_FORWARDED_FOR'] = '1.2.3.4, 10.0.0.9';\n"
+            + config_extra(SITE) + "echo 'WP_HOME=' . WP_HOME . ' ' . $_SERVER['REMOTE_ADDR'];")
+    out = subprocess.run([php], input=code, capture_output=True, text=True, check=True).stdout
+    assert "WP_HOME=https://blog.example.org" in out and out.endswith("10.0.0.9")
+
+
+def test_mariadb_env() -> None:
+    env = dict(e.split("=", 1) for e in mariadb_env("u", "r"))
+    assert env == {"MARIADB_DATABASE": "wordpress", "MARIADB_USER": "wordpress",
+                   "MARIADB_PASSWORD": "u", "MARIADB_ROOT_PASSWORD": "r",
+                   "MARIADB_AUTO_UPGRADE": "1"}
