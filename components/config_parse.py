@@ -7,8 +7,18 @@ from typing import Any
 from components import checks
 from components.checks import Problems, take, unknown_keys
 from components.config import (
-    MAX_REPLICAS, PLAIN_KEYS, SECRET_KEYS, AcmeConfig, ApacheConfig, BackendConfig, BoxConfig,
-    ConfigError, DuckDnsConfig, FirewallConfig, SiteConfig, StackConfig,
+    MAX_REPLICAS,
+    PLAIN_KEYS,
+    SECRET_KEYS,
+    AcmeConfig,
+    ApacheConfig,
+    BackendConfig,
+    BoxConfig,
+    ConfigError,
+    DuckDnsConfig,
+    FirewallConfig,
+    SiteConfig,
+    StackConfig,
 )
 
 NS = "wpfleet"
@@ -158,7 +168,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         p.add(f"{k}.replicas", replicas, f"must be between 1 and {MAX_REPLICAS}")
     if port is not None:
         checks.check_port(p, f"{k}.port", port)
-        if 1 <= replicas and port + replicas - 1 > 65535:
+        if replicas >= 1 and port + replicas - 1 > 65535:
             p.add(f"{k}.port", port, f"with replicas: {replicas} runs past port 65535")
     images = {f: take(p, k, raw, f, str, default)
               for f, default in (("wordpressImage", SiteConfig.wordpress_image),

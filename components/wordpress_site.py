@@ -38,7 +38,7 @@ def config_extra(site: SiteConfig) -> str:
 
 
 def wordpress_env(site: SiteConfig, db_password: str, salts: dict[str, str]) -> list[str]:
-    env = [f"WORDPRESS_DB_HOST=db:3306", f"WORDPRESS_DB_NAME={DB_NAME}",
+    env = ["WORDPRESS_DB_HOST=db:3306", f"WORDPRESS_DB_NAME={DB_NAME}",
            f"WORDPRESS_DB_USER={DB_USER}", f"WORDPRESS_DB_PASSWORD={db_password}",
            f"WORDPRESS_CONFIG_EXTRA={config_extra(site)}"]
     env += [f"WORDPRESS_{k}={salts[k]}" for k in SALT_NAMES]

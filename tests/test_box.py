@@ -6,6 +6,7 @@ import copy
 import json
 import shlex
 import subprocess
+from pathlib import Path
 
 from components.box import docker_ssh_opts, known_hosts_line
 from components.render import as_root
@@ -42,7 +43,7 @@ def test_pinned_key_file_holds_exactly_the_configured_key(tmp_path, monkeypatch)
     opts = g.get("box-docker").inputs["sshOpts"]
     opts = json.loads(opts) if isinstance(opts, str) else opts  # provider inputs arrive as JSON
     path = next(o.split("=", 1)[1] for o in opts if o.startswith("UserKnownHostsFile="))
-    assert open(path).read() == f"[blog.example.org]:2222 {BASE_CONFIG['box']['hostKey']}\n"
+    assert Path(path).read_text() == f"[blog.example.org]:2222 {BASE_CONFIG['box']['hostKey']}\n"
 
 
 def test_root_user_runs_without_sudo() -> None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.harness import BASE_CONFIG
 
 from components.config import ConfigError, parse
+from tests.harness import BASE_CONFIG
 
 Mutation = Callable[[dict[str, Any]], None]
 
