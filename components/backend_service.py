@@ -1,0 +1,93 @@
+"""A backend API run by wpfleet as a container on 127.0.0.1:port (e.g. an Express app on 8180).
+
+Apache reaches it as `http://127.0.0.1:<port>` (the backend's derived upstream); the port is
+published on loopback only, because Docker's published ports bypass ufw. It restarts like the
+WordPress containers (`unless-stopped`), so it comes back after a crash, a Docker restart or
+a reboot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from components.box import Box
+from components.config import BackendConfig
+
+
+def plain_env(backend: BackendConfig) -> list[str]:
+    return [f"{k}={v}" for k, v in backend.env]
+
+
+def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
+    """`K=V` for the backend's `secretEnv` names, from `wpfleet:backendSecrets`.
+
+    The documented shape is `{backend-name: {NAME: value}}`; a flat `{NAME: value}` already
+    selected for this backend is accepted too.
+    """
+    if not isinstance(secrets, dict):
+        secrets = {}
+    scoped = secrets.get(backend.name)
+    values = scoped if isinstance(scoped, dict) else secrets
+    missing = [k for k in backend.secret_env if k not in values]
+    if missing:
+        # names only: never the values
+        raise pulumi.RunError(
+            f"wpfleet:backendSecrets.{backend.name}: missing {', '.join(missing)} listed in "
+            f"wpfleet:backends[{backend.name}].secretEnv; set them with `pulumi config set "
+            f"--secret --path 'wpfleet:backendSecrets.{backend.name}.{missing[0]}' VALUE`")
+    return [f"{k}={values[k]}" for k in backend.secret_env]
+
+
+def labels(backend: BackendConfig) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label="org.wpfleet.backend", value=backend.name),
+            docker.ContainerLabelArgs(label="org.wpfleet.role", value="backend")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendServiceArgs:
+    backend: BackendConfig  # validated backend entry with `image` and `port`
+    box: Box  # Docker provider of the box
+    image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
+    secret_env: pulumi.Output[Any] | None = None  # wpfleet:backendSecrets (secret Output)
+    after: list[pulumi.Resource] | None = None  # e.g. the box preflight
+
+    def __post_init__(self) -> None:
+        if self.backend.image is None or self.backend.port is None:
+            raise ValueError(f"BackendServiceArgs.backend: {self.backend.name!r} has no "
+                             "image and port; only backends with an image run as containers")
+        if self.backend.secret_env and self.secret_env is None:
+            raise ValueError(f"BackendServiceArgs.secret_env is required: backend "
+                             f"{self.backend.name!r} lists secretEnv "
+                             f"{list(self.backend.secret_env)}")
+
+
+class BackendService(pulumi.ComponentResource):
+    container_name: str
+    url: str  # where Apache (and only the box itself) reaches the backend
+
+    def __init__(self, name: str, args: BackendServiceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("wpfleet:index:BackendService", name, None, opts)
+        b = args.backend
+        assert b.port is not None  # checked in BackendServiceArgs
+        envs: pulumi.Input[list[str]] = plain_env(b)
+        if b.secret_env and args.secret_env is not None:
+            # the whole list becomes secret: plain and secret values travel together
+            envs = pulumi.Output.secret(args.secret_env.apply(
+                lambda s: plain_env(b) + secret_env_values(b, s)))
+        self.container_name = f"wpfleet-{b.name}"
+        self.container = docker.Container(
+            f"{name}-container", name=self.container_name, image=args.image_id,
+            restart="unless-stopped", envs=envs, memory=b.memory_mb, labels=labels(b),
+            ports=[docker.ContainerPortArgs(internal=b.container_port or b.port,
+                                            external=b.port, ip="127.0.0.1", protocol="tcp")],
+            # a fixed container name and host port: the old container must go first
+            opts=pulumi.ResourceOptions(parent=self, provider=args.box.provider,
+                                        delete_before_replace=True,
+                                        depends_on=list(args.after or [])))
+        self.url = f"http://127.0.0.1:{b.port}"
+        self.register_outputs({"containerName": self.container_name, "url": self.url})
