@@ -63,10 +63,10 @@ class World:
     def le(self) -> Path:
         return self.base / "le"
 
-    def render(self, sites: list[dict[str, Any]]) -> None:
+    def render(self, sites: list[dict[str, Any]], revoke: bool = False) -> None:
         config = {"wpfleet:box": {"host": "local"},
                   "wpfleet:acme": {"email": "admin@example.org",
-                                   "server": self.pebble.directory_url,
+                                   "server": self.pebble.directory_url, "revokeOnDelete": revoke,
                                    "configDir": str(self.le), "webroot": str(self.base / "www")},
                   "wpfleet:apache": {"httpPort": HTTP, "httpsPort": HTTPS},
                   "wpfleet:sites": sites}
@@ -75,10 +75,10 @@ class World:
         subprocess.run([sys.executable, "-m", "components.render", str(self.stack_file),
                         str(self.out)], cwd=ROOT, check=True, capture_output=True, timeout=60)
 
-    def cert(self, site: str) -> subprocess.CompletedProcess[str]:
+    def cert(self, site: str, suffix: str = "") -> subprocess.CompletedProcess[str]:
         """Run the rendered command exactly as written (`bash OUT/commands/cert-<site>.sh`)."""
-        return subprocess.run(["bash", str(self.out / f"commands/cert-{site}.sh")], env=self.env,
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(["bash", str(self.out / f"commands/cert-{site}{suffix}.sh")],
+                              env=self.env, capture_output=True, text=True, timeout=180)
 
     def serial(self, domain: str) -> str:
         return openssl("x509", "-in", str(self.le / f"live/{domain}/cert.pem"), "-noout", "-serial")
@@ -229,3 +229,19 @@ def test_new_alias_expands_only_that_certificate(world: World) -> None:
     world.apache.wait_reloads(reloads)
     assert world.https("news.blog.test", "/", "-o", "/dev/null").returncode == 0
     assert world.serial("shop.test") == shop_serial
+
+
+def test_delete_keeps_the_certificate_unless_revocation_is_opted_in(world: World) -> None:
+    world.render(SITES)
+    keep = world.cert("blog", ".delete")
+    assert keep.returncode == 0, keep.stderr
+    assert "keeping certificate blog.test" in keep.stdout
+    assert (world.le / "live/blog.test/fullchain.pem").exists()
+    world.render(SITES, revoke=True)
+    revoke = world.cert("shop", ".delete")
+    assert revoke.returncode == 0, revoke.stdout + revoke.stderr
+    assert "revoked and deleted certificate shop.test" in revoke.stdout
+    assert not (world.le / "live/shop.test").exists()
+    assert not (world.le / "renewal/shop.test.conf").exists()
+    again = world.cert("shop", ".delete")  # deleting twice is harmless
+    assert again.returncode == 0 and "no certificate shop.test to revoke" in again.stdout
