@@ -48,7 +48,7 @@ def build(raw: dict[str, Any]) -> tuple[Graph, dict[str, CertbotCert]]:
             certs[h.name] = CertbotCert(f"{h.name}-cert", CertbotCertArgs(
                 stack=stack, host=h, box=box, conf=conf))
 
-    settings.set_root_resource(None)
+    settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config({}, [])
     monitor = RecordingMonitor(FakeCloud())
     mocks.set_mocks(FakeCloud(), project="wpfleet", stack="test", monitor=monitor)

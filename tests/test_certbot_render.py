@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from components.config import LETSENCRYPT, parse
+from components.config import LETSENCRYPT, StackConfig, parse
 from components.render import apache_scripts, certbot, plan
 
-RAW = {
+RAW: dict[str, Any] = {
     "box": {"host": "local"},
     "acme": {"email": "ops+certs@example.org"},
     "sites": [
@@ -44,7 +45,7 @@ esac
 FAKE_APACHECTL = '#!/bin/bash\nprintf \'%s\\n\' "$*" >>"$FAKE_LOG/apache2ctl.args"\n'
 
 
-def stack_for(tmp: Path | None = None, **acme: object) -> object:
+def stack_for(tmp: Path | None = None, **acme: object) -> StackConfig:
     raw = {**RAW, "acme": {**RAW["acme"], **acme}}
     if tmp is not None:
         raw["acme"] = {**raw["acme"], "configDir": str(tmp / "le"), "webroot": str(tmp / "www")}

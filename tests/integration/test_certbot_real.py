@@ -38,7 +38,8 @@ SITES = [
 
 class Replica(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
-        body = f"replica-{self.server.server_address[1]}\n".encode()
+        port = self.server.server_address[1]  # type: ignore[index]
+        body = f"replica-{port}\n".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
