@@ -52,11 +52,12 @@ class BoxSetup(pulumi.ComponentResource):
 
     def _run(self, box: Box, spec: BoxCommand, after: list[pulumi.Resource],
              secrets: dict[str, pulumi.Output[str] | None]) -> pulumi.Resource:
-        stdin = None
+        stdin: pulumi.Output[str] | None = None
         if spec.stdin_secret is not None:
             value = secrets.get(spec.stdin_secret)
             if value is None:  # a programming error: the render layer asked for an unknown one
                 raise AssertionError(f"{spec.name} needs secret {spec.stdin_secret!r}")
             # a trailing newline: the script's `read` sees one complete line
-            stdin = pulumi.Output.secret(value.apply(lambda v: v.strip() + "\n"))
+            line: pulumi.Output[str] = value.apply(lambda v: v.strip() + "\n")
+            stdin = pulumi.Output.secret(line)
         return box.run(spec, parent=self, depends_on=after, stdin=stdin)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import parse
+from components.config import StackConfig, parse
 from components.render import box
 from components.render.__main__ import write_plan
 from components.render.box_duckdns import TOKEN_FILE, UPDATER
@@ -22,7 +22,7 @@ FULL = {"box": {"host": "box.example.org", "port": 2222, "hardenSsh": True,
         "duckdnsToken": "x", "firewall": {"enabled": True, "allow": ["51820/udp", "8080"]}}
 
 
-def stack(**overrides: object) -> object:
+def stack(**overrides: object) -> StackConfig:
     return parse({**FULL, **overrides})
 
 
