@@ -49,7 +49,7 @@ class ApacheBalancer(pulumi.ComponentResource):
         self.confs = {
             host.name: box.run(apache.conf_command(stack, host), parent=self,
                                depends_on=[self.install, self.acme])
-            for host in (*stack.sites, *stack.backends)}
+            for host in apache.hosts(stack)}
         self.conf_paths = {host.name: apache.conf_path(host)
-                           for host in (*stack.sites, *stack.backends)}
+                           for host in apache.hosts(stack)}
         self.register_outputs({"confPaths": self.conf_paths})

@@ -32,6 +32,12 @@ MEMBER = "retry=5 connectiontimeout=3 keepalive=On"
 HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites manual edits.\n"
 
 
+def hosts(stack: StackConfig) -> tuple[SiteConfig | BackendConfig, ...]:
+    """Sites then backend routes: each gets one conf and one command."""
+    out: list[SiteConfig | BackendConfig] = [*stack.sites, *stack.backends]
+    return tuple(out)
+
+
 def conf_name(host: SiteConfig | BackendConfig) -> str:
     return f"wpfleet-{host.name}"
 
@@ -189,7 +195,7 @@ def files(stack: StackConfig) -> dict[str, str]:
     out = {PORTS_CONF: scripts.ports_conf(stack.apache.http_port, stack.apache.https_port),
            TUNING_CONF: scripts.TUNING_CONF_TEXT,
            ACME_CONF: acme_conf(stack)}
-    for host in (*stack.sites, *stack.backends):
+    for host in hosts(stack):
         out[conf_path(host)] = host_conf(stack, host)
     return out
 
@@ -211,4 +217,4 @@ def conf_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCom
 
 def commands(stack: StackConfig) -> list[BoxCommand]:
     return [install_command(stack), acme_command(stack),
-            *(conf_command(stack, h) for h in (*stack.sites, *stack.backends))]
+            *(conf_command(stack, h) for h in hosts(stack))]

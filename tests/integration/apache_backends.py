@@ -17,7 +17,7 @@ class _Echo(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         data = json.dumps({
-            "backend": self.server.server_address[1],  # type: ignore[attr-defined]
+            "backend": self.server.server_address[1],  # type: ignore[index]
             "path": self.path,
             "host": self.headers.get("Host"),
             "proto": self.headers.get("X-Forwarded-Proto"),
