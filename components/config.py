@@ -133,7 +133,8 @@ class StackConfig:
     @property
     def tls_hosts(self) -> tuple[SiteConfig | BackendConfig, ...]:
         """Sites and backend routes that get a certificate."""
-        return tuple(h for h in (*self.sites, *self.backends) if h.tls)
+        hosts: tuple[SiteConfig | BackendConfig, ...] = (*self.sites, *self.backends)
+        return tuple(h for h in hosts if h.tls)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -43,6 +44,20 @@ def wordpress_env(site: SiteConfig, db_password: str, salts: dict[str, str]) -> 
            f"WORDPRESS_CONFIG_EXTRA={config_extra(site)}"]
     env += [f"WORDPRESS_{k}={salts[k]}" for k in SALT_NAMES]
     return env
+
+
+def split_salts(block: str) -> dict[str, str]:
+    """Cut one 512-character random block into the eight 64-character keys/salts."""
+    if len(block) != 64 * len(SALT_NAMES):
+        raise ValueError(f"salt block must be {64 * len(SALT_NAMES)} characters, got {len(block)}")
+    return {k: block[64 * i:64 * (i + 1)] for i, k in enumerate(SALT_NAMES)}
+
+
+def _env(a: pulumi.Output[str], b: pulumi.Output[str],
+         build: Callable[[str, str], list[str]]) -> pulumi.Output[list[str]]:
+    """A container environment built from two secrets; explicitly secret, whatever its inputs."""
+    env: pulumi.Output[list[str]] = pulumi.Output.all(a, b).apply(lambda v: build(v[0], v[1]))
+    return pulumi.Output.secret(env)  # type: ignore[arg-type]  # SDK stub types it as Never
 
 
 def mariadb_env(db_password: str, root_password: str) -> list[str]:
@@ -87,8 +102,6 @@ class WordPressSite(pulumi.ComponentResource):
         # one 512-character secret cut into the eight 64-character keys/salts: one resource
         # instead of eight per site (each registered resource costs the engine time)
         salt_block = password("wp-salts", 64 * len(SALT_NAMES), True)
-        salts = {k: salt_block.apply(lambda b, i=i: b[64 * i:64 * (i + 1)])
-                 for i, k in enumerate(SALT_NAMES)}
 
         db_volume = docker.Volume(f"{name}-db-data", name=f"wpfleet-{site.name}-db",
                                   labels=_volume_labels(site.name, "db"), opts=docker_child)
@@ -100,8 +113,7 @@ class WordPressSite(pulumi.ComponentResource):
         db_name = f"wpfleet-{site.name}-db"
         self.db = docker.Container(
             f"{name}-db", name=db_name, image=args.mariadb_image_id, restart="unless-stopped",
-            envs=pulumi.Output.secret(pulumi.Output.all(db_password, root_password).apply(
-                lambda pw: mariadb_env(pw[0], pw[1]))),
+            envs=_env(db_password, root_password, mariadb_env),
             # only on the internal network: no published port, no egress
             network_mode=args.network.db_network_name,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(
@@ -114,8 +126,8 @@ class WordPressSite(pulumi.ComponentResource):
             wait=True, wait_timeout=180, memory=site.db_memory_mb,
             labels=labels(site.name, "db"), opts=docker_child.merge(replace))
 
-        wp_env = pulumi.Output.secret(pulumi.Output.all(db_password, *salts.values()).apply(
-            lambda v: wordpress_env(site, v[0], dict(zip(SALT_NAMES, v[1:], strict=True)))))
+        wp_env = _env(db_password, salt_block,
+                      lambda pw, block: wordpress_env(site, pw, split_salts(block)))
         self.replicas: list[docker.Container] = []
         for i, port in enumerate(site.ports):
             # replica 0 copies WordPress into the shared empty volume; the others wait for it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.config import SiteConfig
-from components.wordpress_site import SALT_NAMES, config_extra, mariadb_env, wordpress_env
+from components.wordpress_site import SALT_NAMES, config_extra, mariadb_env, split_salts, wordpress_env
 
 SITE = SiteConfig(name="blog", domain="blog.example.org", port=8082, replicas=2, tls=True)
 
@@ -43,3 +43,13 @@ def test_mariadb_env() -> None:
     assert env == {"MARIADB_DATABASE": "wordpress", "MARIADB_USER": "wordpress",
                    "MARIADB_PASSWORD": "u", "MARIADB_ROOT_PASSWORD": "r",
                    "MARIADB_AUTO_UPGRADE": "1"}
+
+
+def test_split_salts_gives_eight_distinct_pieces() -> None:
+    block = "".join(chr(65 + i) * 64 for i in range(8))
+    salts = split_salts(block)
+    assert list(salts) == list(SALT_NAMES)
+    assert salts["AUTH_KEY"] == "A" * 64 and salts["NONCE_SALT"] == "H" * 64
+    import pytest
+    with pytest.raises(ValueError, match="512"):
+        split_salts(block[:-1])
