@@ -34,9 +34,17 @@ def read_stack_file(path: Path) -> StackConfig:
         if ns != NAMESPACE or not name:
             continue  # other namespaces (docker:, command:) are not ours to check
         raw[name] = value
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if _has_secure(value):  # `--secret --path` nests secure: values inside an object
             secret_keys.add(name)
     return parse(raw, secret_keys)
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
 
 
 def write_plan(box_plan: BoxPlan, out: Path) -> list[Path]:
