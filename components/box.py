@@ -16,18 +16,31 @@ from components.render import BoxCommand, as_root
 LOCAL_DOCKER = "unix:///var/run/docker.sock"
 
 
-def docker_ssh_opts(host: str, port: int, known_hosts: str | None) -> list[str]:
+def docker_ssh_opts(known_hosts: str | None, key_file: str | None) -> list[str]:
     """Options for the system `ssh` the Docker provider runs for ssh:// hosts.
 
     The connection is multiplexed so Docker's many short sessions do not trip sshd's
-    MaxStartups; with a pinned host key, only that key is accepted.
+    MaxStartups; with a pinned host key only that key is accepted; with a key file, only that
+    key is offered (no agent needed).
     """
     opts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
             "-o", "ControlMaster=auto", "-o", "ControlPersist=120",
             "-o", "ControlPath=~/.ssh/wpfleet-%C"]
     if known_hosts is not None:
         opts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+    if key_file is not None:
+        opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
     return opts
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (in a 0700 directory), replacing it atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text if text.endswith("\n") else text + "\n")
+    os.replace(tmp, path)
 
 
 def known_hosts_line(host: str, port: int, host_key: str) -> str:
@@ -42,7 +55,9 @@ class BoxArgs:
     user: str = "root"  # root or a passwordless-sudo user
     host_key: str | None = None  # pinned SSH host key ("ssh-ed25519 AAAA...")
     private_key: pulumi.Input[str] | None = None  # secret; required unless local
-    known_hosts_dir: str = ".wpfleet"  # where the pinned key is written for the ssh client
+    # where the pinned host key and the private key are written for the system ssh client
+    # that the Docker provider runs (it cannot take key material itself)
+    local_dir: str = ".wpfleet"
 
     def __post_init__(self) -> None:
         if self.host != "local" and self.private_key is None:
@@ -61,10 +76,11 @@ class Box(pulumi.ComponentResource):
         self.local = args.host == "local"
         if self.local:
             self.docker_host = LOCAL_DOCKER
-            ssh_opts: list[str] | None = None
+            ssh_opts: pulumi.Input[list[str]] | None = None
         else:
             self.docker_host = f"ssh://{args.user}@{args.host}:{args.port}"
-            ssh_opts = docker_ssh_opts(args.host, args.port, self._known_hosts_file())
+            # the options wait for the key file, written when the secret resolves
+            ssh_opts = pulumi.Output.from_input(args.private_key).apply(self._docker_ssh_opts)
         self.provider = docker.Provider(
             f"{name}-docker", host=self.docker_host, ssh_opts=ssh_opts,
             opts=pulumi.ResourceOptions(parent=self))
@@ -74,17 +90,26 @@ class Box(pulumi.ComponentResource):
             dial_error_limit=5, per_dial_timeout=15)
         self.register_outputs({"dockerHost": self.docker_host})
 
+    def _tag(self) -> str:
+        a = self._args
+        return hashlib.sha256(f"{a.user}@{a.host}:{a.port}".encode()).hexdigest()[:12]
+
+    def _docker_ssh_opts(self, private_key: str) -> list[str]:
+        key_file = (Path(self._args.local_dir) / f"id-{self._tag()}").resolve()
+        write_private(key_file, private_key)
+        (Path.home() / ".ssh").mkdir(mode=0o700, exist_ok=True)  # holds the ControlPath socket
+        return docker_ssh_opts(self._known_hosts_file(), str(key_file))
+
     def _known_hosts_file(self) -> str | None:
         """Write the pinned host key where the ssh client (used by Docker) can check it."""
         a = self._args
         if a.host_key is None:
             return None
+        path = (Path(a.local_dir) / f"known_hosts-{self._tag()}").resolve()
         line = known_hosts_line(a.host, a.port, a.host_key)
-        path = Path(a.known_hosts_dir) / f"known_hosts-{hashlib.sha256(line.encode()).hexdigest()[:12]}"
         if not path.exists() or path.read_text() != line:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(line)
-        return str(path.resolve())
+            write_private(path, line)
+        return str(path)
 
     def run(self, spec: BoxCommand, parent: pulumi.Resource,
             depends_on: list[pulumi.Resource] | None = None,

@@ -10,16 +10,17 @@ from pathlib import Path
 
 from components.box import docker_ssh_opts, known_hosts_line
 from components.render import as_root
-from tests.harness import BASE_CONFIG, run_stack
+from tests.harness import BASE_CONFIG, SECRETS, run_stack
 
 
-def test_ssh_opts_pin_the_host_key_and_multiplex() -> None:
-    opts = docker_ssh_opts("blog.example.org", 2222, "/tmp/kh")
-    pairs = dict(o.split("=", 1) for o in opts[1::2])
+def test_ssh_opts_pin_the_host_key_offer_only_the_key_and_multiplex() -> None:
+    opts = docker_ssh_opts("/tmp/kh", "/tmp/id")
+    pairs = dict(o.split("=", 1) for flag, o in zip(opts, opts[1:], strict=False) if flag == "-o")
     assert pairs["StrictHostKeyChecking"] == "yes"
     assert pairs["UserKnownHostsFile"] == "/tmp/kh"
     assert pairs["ControlMaster"] == "auto" and pairs["BatchMode"] == "yes"
-    assert "StrictHostKeyChecking" not in " ".join(docker_ssh_opts("h.org", 22, None))
+    assert pairs["IdentitiesOnly"] == "yes" and opts[-2:] == ["-i", "/tmp/id"]
+    assert "StrictHostKeyChecking" not in " ".join(docker_ssh_opts(None, None))
 
 
 def test_known_hosts_line_uses_bracket_form_for_custom_ports() -> None:
@@ -37,13 +38,19 @@ def test_as_root_quotes_the_whole_script() -> None:
     assert done.returncode == 3 and done.stdout.startswith("it's ")
 
 
-def test_pinned_key_file_holds_exactly_the_configured_key(tmp_path, monkeypatch) -> None:
+def test_key_files_hold_exactly_the_configured_keys(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     g = run_stack(BASE_CONFIG)
-    opts = g.get("box-docker").inputs["sshOpts"]
+    provider = g.get("box-docker")
+    opts = provider.inputs["sshOpts"]
     opts = json.loads(opts) if isinstance(opts, str) else opts  # provider inputs arrive as JSON
-    path = next(o.split("=", 1)[1] for o in opts if o.startswith("UserKnownHostsFile="))
-    assert Path(path).read_text() == f"[blog.example.org]:2222 {BASE_CONFIG['box']['hostKey']}\n"
+    assert "sshOpts" in provider.secret_inputs  # derived from the private key
+    known = Path(next(o.split("=", 1)[1] for o in opts if o.startswith("UserKnownHostsFile=")))
+    assert known.read_text() == f"[blog.example.org]:2222 {BASE_CONFIG['box']['hostKey']}\n"
+    key = Path(opts[opts.index("-i") + 1])
+    assert key.read_text() == SECRETS["sshPrivateKey"] + "\n"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    assert key.parent == tmp_path / ".wpfleet"
 
 
 def test_root_user_runs_without_sudo() -> None:
