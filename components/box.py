@@ -80,7 +80,8 @@ class Box(pulumi.ComponentResource):
         else:
             self.docker_host = f"ssh://{args.user}@{args.host}:{args.port}"
             # the options wait for the key file, written when the secret resolves
-            ssh_opts = pulumi.Output.from_input(args.private_key).apply(self._docker_ssh_opts)
+            key: pulumi.Input[str] = args.private_key or ""  # __post_init__ ensured it is set
+            ssh_opts = pulumi.Output.from_input(key).apply(self._docker_ssh_opts)
         self.provider = docker.Provider(
             f"{name}-docker", host=self.docker_host, ssh_opts=ssh_opts,
             opts=pulumi.ResourceOptions(parent=self))
