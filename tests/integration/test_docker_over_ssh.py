@@ -57,6 +57,9 @@ def dockerd(tmp_path: Path) -> Iterator[Path]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+        for line in Path("/proc/mounts").read_text().splitlines():  # a dockerd killed early
+            if line.split()[1].startswith(str(root)):                # can leave its bind mount
+                subprocess.run(["umount", "-l", line.split()[1]], check=False, timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
 
