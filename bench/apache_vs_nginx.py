@@ -8,7 +8,12 @@ All on loopback ports 38000-38999, one run, bounded (wrk -t2 -c32 -d5s per setup
   3. wrk -> Apache, rendered site with 2 replicas -> two backend ports
   4. wrk -> nginx reverse proxy (upstream keepalive) -> that backend
   5. wrk -> Apache, the same rendered site conf with Debian's default settings (no tuning conf)
-Needs apt packages: apache2 nginx wrk.
+  6. wrk -> Apache as installed before (mpm_event), for comparison
+Apache is set up by the rendered install script (MPM, module set, tuning conf), as on the box.
+Logging is equal: the nginx proxy and Apache both write an access log per request (the static
+backend logs nothing in every row). --pin runs wrk on CPU 0 and every server on CPU 1 (the same
+for nginx and Apache), so the load generator does not compete with the proxy for a core.
+Needs apt packages: apache2 nginx wrk (util-linux for taskset).
 """
 
 from __future__ import annotations
@@ -85,12 +90,31 @@ def to_ms(value: str) -> float:
     return float(m[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m[2]]
 
 
+WRK_PREFIX: list[str] = []
+
+
+def pin_server(pid: int | None) -> None:
+    """--pin: the server (all threads, and the children it forks later) on CPU 1."""
+    if pid is None:
+        return
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    for p in [pid, *map(int, kids.split())]:
+        subprocess.run(["taskset", "-a", "-p", "-c", "1", str(p)], capture_output=True,
+                       check=False)
+
+
+def nginx_pid(conf: Path) -> int:
+    return int((conf.parent / "nginx.pid").read_text())
+
+
 def wrk(port: int, host: str | None, seconds: int, conns: int) -> tuple[float, float, float]:
-    argv = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    argv = [*WRK_PREFIX, "wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if host:
         argv += ["-H", f"Host: {host}"]
     url = f"http://127.0.0.1:{port}/"
-    subprocess.run([*argv[:3], "-d1s", url, *argv[4:]], capture_output=True, timeout=30)  # warm
+    n = len(WRK_PREFIX)
+    subprocess.run([*argv[:n + 3], "-d1s", url, *argv[n + 4:]], capture_output=True,
+                   timeout=30)  # warm
     out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", out)
     if errors:
@@ -114,7 +138,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--pin", action="store_true", help="wrk on CPU 0, servers on CPU 1")
     a = ap.parse_args()
+    if a.pin:
+        WRK_PREFIX[:] = ["taskset", "-c", "0"]
     missing = [b for b in ("wrk", "nginx", "apache2ctl") if not shutil.which(b)]
     if missing:
         print(f"missing {missing}: apt-get install -y wrk nginx apache2", file=sys.stderr)
@@ -124,7 +151,7 @@ def main() -> int:
     servers = "".join(STATIC % p for p in (BACKEND, *REPLICAS))
     backend = nginx(base, "backend", servers, "1", "off")
     proxy: Path | None = None
-    env = ApacheEnv.create(APACHE_HTTP, APACHE_HTTPS, base / "apache")
+    env = ApacheEnv.create(APACHE_HTTP, APACHE_HTTPS, base / "apache", enable_modules=False)
     rows: dict[str, tuple[float, float, float]] = {}
     run = (a.duration, a.connections)
     paired: dict[str, tuple[float, float, float]] = {}  # nginx measured right before each row
@@ -138,16 +165,38 @@ def main() -> int:
         proxy = nginx(base, "proxy", PROXY % (BACKEND, NGINX_PROXY), "auto", "DIR/access.log")
         for p in (BACKEND, *REPLICAS, NGINX_PROXY):
             wait_port(p)
+        if a.pin:
+            pin_server(nginx_pid(backend))
+            pin_server(nginx_pid(proxy))
+
+        def start() -> None:
+            env.start()
+            if a.pin:
+                pin_server(env.pid())
+
         measure("direct to backend", BACKEND, None)
         render_sites(base / "out")
+        installed = env.run_script(base / "out" / "commands" / "apache-install.sh")
+        if installed.returncode != 0:
+            raise RuntimeError(installed.stdout + installed.stderr)
+        env.stop()
         env.load_rendered(base / "out")
-        env.start()
+        start()
         measure("apache (wpfleet conf+tuning)", APACHE_HTTP, HOST)
         measure("apache, 2 replicas", APACHE_HTTP, f"two.{HOST}")
         env.stop()
         (env.root / "conf-enabled" / "wpfleet-tuning.conf").unlink()
-        env.start()
+        start()
         measure("apache (Debian defaults)", APACHE_HTTP, HOST)
+        env.stop()
+        (env.root / "conf-enabled" / "wpfleet-tuning.conf").symlink_to(
+            "../conf-available/wpfleet-tuning.conf")
+        subprocess.run(["a2dismod", "-q", "mpm_worker"], env=env.env, check=True,
+                       capture_output=True)
+        subprocess.run(["a2enmod", "-q", "mpm_event"], env=env.env, check=True,
+                       capture_output=True)
+        start()
+        measure("apache, mpm_event (old install)", APACHE_HTTP, HOST)
         env.stop()
         measure("nginx proxy (keepalive)", NGINX_PROXY, HOST)
     finally:
@@ -155,8 +204,10 @@ def main() -> int:
         nginx_stop(backend)
         if proxy:
             nginx_stop(proxy)
-    print(f"\nwrk -t2 -c{a.connections} -d{a.duration}s on loopback (2 cores shared by wrk, proxy "
-          "and backend); each row is compared with an nginx-proxy run taken just before it\n")
+    layout = ("wrk pinned to CPU 0, proxy and backend to CPU 1" if a.pin
+              else "2 cores shared by wrk, proxy and backend")
+    print(f"\nwrk -t2 -c{a.connections} -d{a.duration}s on loopback ({layout}); each row is "
+          "compared with an nginx-proxy run taken just before it\n")
     print("| setup | req/s | p50 ms | p99 ms | nginx req/s | nginx p99 | req/s vs nginx "
           "| p99 - nginx p99 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

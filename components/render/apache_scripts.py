@@ -14,12 +14,37 @@ from components.render import BoxCommand, script
 
 # mod_proxy + balancer + active health checks, headers, rewrite (redirects), ssl (443 vhosts)
 MODULES = ("proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests", "slotmem_shm",
-           "proxy_hcheck", "headers", "rewrite", "ssl", "socache_shmcb", "alias", "mpm_event")
+           "proxy_hcheck", "headers", "rewrite", "ssl", "socache_shmcb", "alias")
+# The MPM: worker, not event. Measured (bench/apache_vs_nginx.py, 2 cores) the event MPM hands
+# every keep-alive request from its listener thread to a worker thread and back (two extra
+# thread wake-ups + epoll_ctl per request: most of Apache's CPU was scheduler/system time);
+# worker keeps a connection on one thread: ~+30% req/s as a proxy. The price: an idle keep-alive
+# client holds a thread for up to KeepAliveTimeout (5 s; 1024 threads), see TUNING_CONF_TEXT.
+MPM = "mpm_worker"
+OTHER_MPMS = ("mpm_prefork", "mpm_event")
+# Debian enables these by default; no wpfleet conf uses them and each costs per-request hooks
+# (status: a times() syscall per request for ExtendedStatus; deflate/filter: output filters on
+# proxied responses; negotiation, autoindex, env, access_compat, auth_basic, authn_file,
+# authz_user: unused). mod_reqtimeout stays (slow client protection); authz_core/authz_host
+# (Require), mime and dir stay; so does setenvif (Debian's ssl module depends on it).
+UNUSED_MODULES = ("status", "autoindex", "negotiation", "deflate", "filter", "env",
+                  "access_compat", "auth_basic", "authn_file", "authz_user")
 LOCK = '"$CONFDIR/.wpfleet-apply.lock"'
-# MPM event sized for a small box serving many keep-alive clients; no per-request DNS;
+# MPM worker (event kept for a box still on it) sized for a small box serving many keep-alive
+# clients; no per-request DNS;
 # buffered access logs (a write per ~4 KiB instead of per request).
 TUNING_CONF_TEXT = """\
-# Rendered by wpfleet: Apache tuned as a reverse proxy (mpm_event; modules in the install step).
+# Rendered by wpfleet: Apache tuned as a reverse proxy (mpm_worker; modules in the install step).
+<IfModule mpm_worker_module>
+    StartServers             2
+    ServerLimit              16
+    ThreadLimit              64
+    ThreadsPerChild          64
+    MinSpareThreads          64
+    MaxSpareThreads          256
+    MaxRequestWorkers        1024
+    MaxConnectionsPerChild   0
+</IfModule>
 <IfModule mpm_event_module>
     StartServers             2
     ServerLimit              16
@@ -115,9 +140,19 @@ if ! command -v apache2ctl >/dev/null; then
   apt-get update -q >/dev/null && apt-get install -y -q apache2 >/dev/null
   echo "installed apache2"; changed=1
 fi
-for other in mpm_prefork mpm_worker; do  # the box's Apache only proxies: mpm_event
+for other in %(other_mpms)s; do  # the box's Apache only proxies: %(mpm)s (see apache_scripts.py)
   if [ -e "$CONFDIR/mods-enabled/$other.load" ]; then
     a2dismod -q "$other" >/dev/null; echo "disabled module $other"; changed=1 restart=1
+  fi
+done
+if [ ! -e "$CONFDIR/mods-enabled/%(mpm)s.load" ]; then
+  a2enmod -q %(mpm)s >/dev/null; echo "enabled module %(mpm)s"; changed=1 restart=1
+fi
+disabled=()
+for m in %(unused)s; do  # Debian defaults no wpfleet conf uses (per-request cost)
+  if [ -e "$CONFDIR/mods-enabled/$m.load" ]; then
+    a2dismod -q -f "$m" >/dev/null; echo "disabled module $m"; changed=1 restart=1
+    disabled+=("$m")
   fi
 done
 for m in %(modules)s; do
@@ -154,7 +189,9 @@ if [ "$changed" = 0 ] && running; then
 fi
 if ! out=$(apache2ctl configtest 2>&1); then
   for f in "${written[@]}"; do [ -f "$f.wpfleet-prev" ] && mv -f "$f.wpfleet-prev" "$f"; done
-  echo "apache2ctl configtest FAILED after the install step; files restored:" >&2
+  # another conf on the box may use a module we disabled: put those back
+  for m in "${disabled[@]}"; do a2enmod -q "$m" >/dev/null; done
+  echo "apache2ctl configtest FAILED after the install step; files and modules restored:" >&2
   echo "$out" >&2; exit 1
 fi
 for f in "${written[@]}"; do rm -f "$f.wpfleet-prev"; done
@@ -170,7 +207,8 @@ echo "apache2 configured and (re)loaded"
 
 
 def install_command(http_port: int, https_port: int) -> BoxCommand:
-    body = _INSTALL % {"modules": " ".join(MODULES), "tuning": TUNING_CONF_TEXT,
+    body = _INSTALL % {"modules": " ".join(MODULES), "tuning": TUNING_CONF_TEXT, "mpm": MPM,
+                       "other_mpms": " ".join(OTHER_MPMS), "unused": " ".join(UNUSED_MODULES),
                        "ports": ports_conf(http_port, https_port, "${LISTEN_PREFIX}")}
     text = script(body)
     return BoxCommand(name="apache-install", create=text, update=text)
