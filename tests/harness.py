@@ -178,7 +178,7 @@ def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
               for k, v in copy.deepcopy(config).items()}
     values.update({f"wpfleet:{k}": v for k, v in secrets.items()})
     pulumi.runtime.set_all_config(values, [f"wpfleet:{k}" for k in secrets])
-    settings.set_root_resource(None)
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # reset between runs
     monitor = RecordingMonitor(FakeCloud())
     outputs: dict[str, Any] = {}
     original_export = pulumi.export

@@ -32,7 +32,7 @@ def build(raw: dict[str, Any]) -> tuple[Graph, ApacheBalancer]:
         made.append(ApacheBalancer("apache", ApacheBalancerArgs(stack=stack, box=box,
                                                                 after=[ready])))
 
-    settings.set_root_resource(None)
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # reset between runs
     pulumi.runtime.set_all_config({}, [])
     monitor = RecordingMonitor(FakeCloud())
     mocks.set_mocks(FakeCloud(), project="wpfleet", stack="test", monitor=monitor)

@@ -24,7 +24,7 @@ import pytest
 from components.config import parse
 from components.render.box_firewall import firewall
 
-pytestmark = pytest.mark.integration
+pytestmark: list[pytest.MarkDecorator] | pytest.MarkDecorator = pytest.mark.integration
 for tool, pkg in (("ufw", "ufw"), ("ip", "iproute2"), ("unshare", "util-linux"),
                   ("iptables-save", "iptables")):
     if shutil.which(tool) is None:
