@@ -114,8 +114,10 @@ class WordPressSite(pulumi.ComponentResource):
         self.db = docker.Container(
             f"{name}-db", name=db_name, image=args.mariadb_image_id, restart="unless-stopped",
             envs=_env(db_password, root_password, mariadb_env),
-            # only on the internal network: no published port, no egress
-            network_mode=args.network.db_network_name,
+            # only on the internal network: no published port, no egress. No network_mode: with
+            # networks_advanced the provider detaches the default bridge before the first start,
+            # whereas network_mode=<this network> would attach it without the "db" alias
+            # (checked against a real dockerd: tests/integration/test_docker_networks_real.py)
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(
                 name=args.network.db_network_name, aliases=["db"])],
             volumes=[docker.ContainerVolumeArgs(volume_name=db_volume.name,
@@ -137,7 +139,6 @@ class WordPressSite(pulumi.ComponentResource):
                 image=args.wordpress_image_id, restart="unless-stopped", envs=wp_env,
                 ports=[docker.ContainerPortArgs(internal=80, external=port, ip="127.0.0.1",
                                                 protocol="tcp")],
-                network_mode=args.network.web_network_name,
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.network.web_network_name),
                     docker.ContainerNetworksAdvancedArgs(name=args.network.db_network_name)],

@@ -32,8 +32,10 @@ def test_db_containers_publish_nothing_and_sit_on_internal_network(graph: Graph)
     internal = {r.inputs["name"] for r in graph.of_type(NETWORK) if r.inputs.get("internal")}
     for db in dbs:
         assert not db.inputs.get("ports"), db.inputs["name"]
-        assert db.inputs["networkMode"] in internal
-        assert [n["name"] for n in db.inputs["networksAdvanced"]] == [db.inputs["networkMode"]]
+        assert "networkMode" not in db.inputs  # the provider then detaches the default bridge
+        assert [n["name"] for n in db.inputs["networksAdvanced"]] == [db.inputs["name"]]
+        assert db.inputs["networksAdvanced"][0]["name"] in internal
+        assert db.inputs["networksAdvanced"][0]["aliases"] == ["db"]
         assert db.inputs["healthcheck"]["tests"][:2] == ["CMD", "healthcheck.sh"]
 
 

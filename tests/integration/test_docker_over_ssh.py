@@ -9,13 +9,10 @@ and speak the Docker API over that pipe; this test does exactly that with a priv
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,41 +23,6 @@ from tests.integration.sshd_env import SshdEnv, require_ssh
 
 pytestmark = pytest.mark.integration
 PORT = 22223  # not sshd_env's default: both may run in one session
-
-
-@pytest.fixture
-def dockerd(tmp_path: Path) -> Iterator[Path]:
-    if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        pytest.skip("dockerd missing: apt-get install docker.io")
-    # short: containerd's socket lives below --exec-root and unix socket paths max out near 108
-    root = Path(tempfile.mkdtemp(prefix="wpf-dk-", dir="/tmp"))
-    sock = root / "docker.sock"
-    log = (root / "dockerd.log").open("wb")
-    proc = subprocess.Popen(
-        ["dockerd", "--storage-driver=vfs", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
-         "--bridge=none", "--iptables=false", "--ip-masq=false"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while subprocess.run(["curl", "-sf", "--unix-socket", str(sock), "http://d/_ping"],
-                             capture_output=True, timeout=10, check=False).stdout != b"OK":
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (root / "dockerd.log").read_text()[-2000:]
-            time.sleep(0.2)
-        yield sock
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
-        for line in Path("/proc/mounts").read_text().splitlines():  # a dockerd killed early
-            if line.split()[1].startswith(str(root)):                # can leave its bind mount
-                subprocess.run(["umount", "-l", line.split()[1]], check=False, timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

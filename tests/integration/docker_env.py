@@ -1,0 +1,68 @@
+"""A private Docker engine for tests: vfs storage, no default bridge, no iptables, own socket.
+
+Nothing can be pulled here (no registry): tests import a tiny image from a tarball instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def dockerd(tmp_path: Path) -> Iterator[Path]:
+    if shutil.which("dockerd") is None or shutil.which("docker") is None:
+        pytest.skip("dockerd missing: apt-get install docker.io")
+    # short: containerd's socket lives below --exec-root and unix socket paths max out near 108
+    root = Path(tempfile.mkdtemp(prefix="wpf-dk-", dir="/tmp"))
+    sock = root / "docker.sock"
+    log = (root / "dockerd.log").open("wb")
+    proc = subprocess.Popen(
+        ["dockerd", "--storage-driver=vfs", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
+         "--bridge=none", "--iptables=false", "--ip-masq=false"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["curl", "-sf", "--unix-socket", str(sock), "http://d/_ping"],
+                             capture_output=True, timeout=10, check=False).stdout != b"OK":
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (root / "dockerd.log").read_text()[-2000:]
+            time.sleep(0.2)
+        yield sock
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+        for line in Path("/proc/mounts").read_text().splitlines():  # a dockerd killed early
+            if line.split()[1].startswith(str(root)):                # can leave its bind mount
+                subprocess.run(["umount", "-l", line.split()[1]], check=False, timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def docker(sock: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", "-H", f"unix://{sock}", *args], capture_output=True,
+                          text=True, timeout=60, check=check)
+
+
+def import_tiny_image(sock: Path, tag: str = "wpfleet-test/tiny:1") -> str:
+    """An image made here (a root fs holding /bin/true): enough to create containers."""
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy("/bin/true", Path(d) / "true")
+        tar = subprocess.run(["tar", "-C", d, "-c", "."], capture_output=True, check=True,
+                             timeout=60).stdout
+    subprocess.run(["docker", "-H", f"unix://{sock}", "import", "-", tag], input=tar,
+                   capture_output=True, check=True, timeout=60)
+    return tag
