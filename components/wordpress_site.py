@@ -103,10 +103,13 @@ class WordPressSite(pulumi.ComponentResource):
         # instead of eight per site (each registered resource costs the engine time)
         salt_block = password("wp-salts", 64 * len(SALT_NAMES), True)
 
+        # Removing a site (or a stray edit that drops it) must not delete its database and
+        # uploads: the volumes leave Pulumi's state but stay on the box (docs/operations.md).
+        keep = docker_child.merge(pulumi.ResourceOptions(retain_on_delete=True))
         db_volume = docker.Volume(f"{name}-db-data", name=f"wpfleet-{site.name}-db",
-                                  labels=_volume_labels(site.name, "db"), opts=docker_child)
+                                  labels=_volume_labels(site.name, "db"), opts=keep)
         html_volume = docker.Volume(f"{name}-html", name=f"wpfleet-{site.name}-html",
-                                    labels=_volume_labels(site.name, "html"), opts=docker_child)
+                                    labels=_volume_labels(site.name, "html"), opts=keep)
         # Fixed container names and host ports: the old container must go before the new one.
         replace = pulumi.ResourceOptions(delete_before_replace=True)
 

@@ -56,6 +56,7 @@ class Rec:
     raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
     property_deps: dict[str, set[str]] = field(default_factory=dict)
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)  # what the mock returned
 
 
@@ -153,6 +154,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 raw_inputs=raw,
                 property_deps={k: set(v.urns) for k, v in request.propertyDependencies.items()},
                 delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
             )
             self.records.append(rec)
             self.by_urn[rec.urn] = rec

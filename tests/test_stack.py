@@ -105,6 +105,14 @@ def test_images_pulled_once_and_referenced_by_id(graph: Graph) -> None:
         assert re.fullmatch(r"sha256:\d+", c.inputs["image"]), c.inputs["image"]
 
 
+def test_site_data_survives_removing_the_site(graph: Graph) -> None:
+    volumes = graph.of_type("docker:index/volume:Volume")
+    assert sorted(v.inputs["name"] for v in volumes) == [
+        "wpfleet-blog-db", "wpfleet-blog-html", "wpfleet-shop-db", "wpfleet-shop-html"]
+    assert all(v.retain_on_delete for v in volumes)
+    assert not any(c.retain_on_delete for c in graph.of_type(CONTAINER))
+
+
 def test_replica_start_order(graph: Graph) -> None:
     db, wp0, wp1 = (graph.get(n) for n in ("blog-db", "blog-wp-0", "blog-wp-1"))
     assert db.urn in wp0.deps and wp0.urn in wp1.deps
