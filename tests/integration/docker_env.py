@@ -21,12 +21,20 @@ import pytest
 def dockerd(tmp_path: Path) -> Iterator[Path]:
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
         pytest.skip("dockerd missing: apt-get install docker.io")
+    for tool, package in (("ip", "iproute2"), ("nsenter", "util-linux")):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} missing: apt-get install {package}")
     # short: containerd's socket lives below --exec-root and unix socket paths max out near 108
     root = Path(tempfile.mkdtemp(prefix="wpf-dk-", dir="/tmp"))
     sock = root / "docker.sock"
     log = (root / "dockerd.log").open("wb")
+    # its own network namespace: the bridges of the networks tests create live and die there,
+    # never in the machine's own namespace (the API is a unix socket, reachable from outside)
+    netns = f"wpf-test-dk{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", netns], check=True, timeout=30)
     proc = subprocess.Popen(
-        ["dockerd", "--storage-driver=vfs", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
+        ["nsenter", f"--net=/run/netns/{netns}",  # not `ip netns exec`: it hides the cgroups
+         "dockerd", "--storage-driver=vfs", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
          "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
          "--bridge=none", "--iptables=false", "--ip-masq=false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -50,6 +58,7 @@ def dockerd(tmp_path: Path) -> Iterator[Path]:
             if line.split()[1].startswith(str(root)):                # can leave its bind mount
                 subprocess.run(["umount", "-l", line.split()[1]], check=False, timeout=30)
         shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["ip", "netns", "del", netns], check=False, timeout=30)
 
 
 def docker(sock: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
