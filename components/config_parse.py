@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from components import checks
@@ -94,7 +95,7 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     checks.check_port(p, f"{k}.port", port, low=1)
     if not checks.POSIX_USER_RE.match(user):
         p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
-    if host_key is not None and not checks.re.match(
+    if host_key is not None and not re.match(
             r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$", host_key):
         p.add(f"{k}.hostKey", host_key, "must be one public host key line such as "
               "\"ssh-ed25519 AAAA...\" (from `ssh-keyscan -p PORT HOST`)")
@@ -271,7 +272,7 @@ def _duckdns(p: Problems, raw: dict[str, Any]) -> DuckDnsConfig | None:
     if "duckdns" in raw and not domains and "domains" in r:
         p.items.append(f"{k}.domains: is empty; list at least one DuckDNS sub-domain")
     for j, d in enumerate(domains):
-        if not isinstance(d, str) or not checks.re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", d):
+        if not isinstance(d, str) or not re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", d):
             p.add(f"{k}.domains[{j}]", d, "must be a DuckDNS sub-domain name such as meljuju "
                   "(without .duckdns.org)")
     url = take(p, k, r, "updateUrl", str, DuckDnsConfig.update_url)
@@ -287,7 +288,7 @@ def _firewall(p: Problems, raw: dict[str, Any]) -> FirewallConfig:
     unknown_keys(p, k, raw, {"enabled", "allow"})
     allow = take(p, k, raw, "allow", list, [])
     for j, rule in enumerate(allow):
-        m = checks.re.match(r"^(\d{1,5})(?:/(tcp|udp))?$", str(rule))
+        m = re.match(r"^(\d{1,5})(?:/(tcp|udp))?$", str(rule))
         if not m or not 1 <= int(m.group(1)) <= 65535:
             p.add(f"{k}.allow[{j}]", rule, "must be PORT or PORT/tcp or PORT/udp, e.g. 8443/tcp")
     return FirewallConfig(enabled=take(p, k, raw, "enabled", bool, False),
