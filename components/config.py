@@ -13,8 +13,6 @@ from typing import Any
 
 import pulumi
 
-from components import checks
-
 NAMESPACE = "wpfleet"
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 WORDPRESS_IMAGE = "wordpress:6.8.3-php8.3-apache"
@@ -195,5 +193,5 @@ def _decode(value: Any) -> Any:
 
 __all__ = [
     "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
-    "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "checks", "load", "parse",
+    "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
 ]
