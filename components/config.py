@@ -158,6 +158,8 @@ def load() -> tuple[StackConfig, Secrets]:
     """Read the stack config from the Pulumi runtime (the only place pulumi.Config is read)."""
     raw: dict[str, Any] = {}
     prefix = f"{NAMESPACE}:"
+    # pulumi.Config can only read keys it is asked for; to refuse unknown keys (typos) the whole
+    # map is needed: the engine hands it over as PULUMI_CONFIG or via set_all_config (mocks too)
     env = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     for full_key, value in env.items():
         if full_key.startswith(prefix):
