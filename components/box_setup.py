@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.box import Box
-from components.config import StackConfig
+from components.config import DUCKDNS_TOKEN_KEY, StackConfig
 from components.render import BoxCommand
 from components.render import box as render_box
 
@@ -39,7 +39,7 @@ class BoxSetup(pulumi.ComponentResource):
     def __init__(self, name: str, args: BoxSetupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("wpfleet:index:BoxSetup", name, None, opts)
         specs = render_box.commands(args.stack)
-        secrets = {"duckdnsToken": args.duckdns_token}
+        secrets = {DUCKDNS_TOKEN_KEY: args.duckdns_token}
         self.commands = {}
         previous: list[pulumi.Resource] = []
         for spec in specs:

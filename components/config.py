@@ -19,7 +19,9 @@ WORDPRESS_IMAGE = "wordpress:6.8.3-php8.3-apache"
 MARIADB_IMAGE = "mariadb:11.4.8"  # 11.4 is the current MariaDB LTS series
 MAX_REPLICAS = 10
 # Keys that hold secrets: never inside a structured value, always `pulumi config set --secret`.
-SECRET_KEYS = ("sshPrivateKey", "duckdnsToken", "backendSecrets")
+# Names of the secret config keys (the names, not values).
+SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
+SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall")
 
 

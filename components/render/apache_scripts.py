@@ -33,28 +33,23 @@ LOCK = '"$CONFDIR/.wpfleet-apply.lock"'
 # MPM worker (event kept for a box still on it) sized for a small box serving many keep-alive
 # clients; no per-request DNS;
 # buffered access logs (a write per ~4 KiB instead of per request).
+# Thread sizing shared by both threaded MPMs (each block only applies to the loaded MPM).
+_THREADS = """\
+    StartServers             2
+    ServerLimit              16
+    ThreadLimit              64
+    ThreadsPerChild          64
+    MinSpareThreads          64
+    MaxSpareThreads          256
+    MaxRequestWorkers        1024
+    MaxConnectionsPerChild   0
+"""
 TUNING_CONF_TEXT = """\
 # Rendered by wpfleet: Apache tuned as a reverse proxy (mpm_worker; modules in the install step).
 <IfModule mpm_worker_module>
-    StartServers             2
-    ServerLimit              16
-    ThreadLimit              64
-    ThreadsPerChild          64
-    MinSpareThreads          64
-    MaxSpareThreads          256
-    MaxRequestWorkers        1024
-    MaxConnectionsPerChild   0
-</IfModule>
+@THREADS@</IfModule>
 <IfModule mpm_event_module>
-    StartServers             2
-    ServerLimit              16
-    ThreadLimit              64
-    ThreadsPerChild          64
-    MinSpareThreads          64
-    MaxSpareThreads          256
-    MaxRequestWorkers        1024
-    MaxConnectionsPerChild   0
-    AsyncRequestWorkerFactor 4
+@THREADS@    AsyncRequestWorkerFactor 4
 </IfModule>
 KeepAlive On
 MaxKeepAliveRequests 10000
@@ -62,7 +57,7 @@ KeepAliveTimeout 5
 HostnameLookups Off
 BufferedLogs On
 LogFormat "%a %l %u %t \\"%r\\" %>s %O %D \\"%{Referer}i\\" \\"%{User-Agent}i\\"" wpfleet
-"""
+""".replace("@THREADS@", _THREADS)
 
 # Swap in a new file and keep the old one; $1 kind dir, $2 name. Used by apply and remove.
 _PRELUDE = """\

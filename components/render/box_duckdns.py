@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from textwrap import dedent
 
-from components.config import DuckDnsConfig, StackConfig
+from components.config import DUCKDNS_TOKEN_KEY, DuckDnsConfig, StackConfig
 from components.render import BoxCommand, script
 
 UPDATER = "/usr/local/lib/wpfleet/duckdns-update"
@@ -143,4 +143,4 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
         """) % {"unit": UNIT}
     return BoxCommand(name="box-duckdns", create=script(body), update=script(body),
                       delete=script(delete),
-                      stdin_secret="duckdnsToken")  # noqa: S106 - the secret's config key
+                      stdin_secret=DUCKDNS_TOKEN_KEY)
