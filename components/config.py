@@ -8,6 +8,7 @@ The render CLI calls `parse()` on a stack file, so both see exactly the same rul
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,12 +170,9 @@ def load() -> tuple[StackConfig, Secrets]:
     secret_keys = {k[len(prefix):] for k in pulumi.runtime.get_config_secret_keys_env()
                    + list(pulumi.runtime.config._SECRET_KEYS.get()) if k.startswith(prefix)}
     stack = parse(raw, secret_keys)
-    missing = [key for key, needed in (
-        ("sshPrivateKey", not stack.box.local), ("duckdnsToken", stack.duckdns is not None),
-        ("backendSecrets", any(b.secret_env for b in stack.backends))) if needed and key not in raw]
+    missing = missing_secrets(stack, raw)
     if missing:
-        raise ConfigError([f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
-                           f"`pulumi config set --secret {NAMESPACE}:{key} ...`" for key in missing])
+        raise ConfigError(missing)
     cfg = pulumi.Config(NAMESPACE)
     secrets = Secrets(
         ssh_private_key=None if stack.box.local else cfg.require_secret("sshPrivateKey"),
@@ -183,6 +181,23 @@ def load() -> tuple[StackConfig, Secrets]:
         if any(b.secret_env for b in stack.backends) else None,
     )
     return stack, secrets
+
+
+def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
+    """A problem for each secret this stack needs but `present` lacks (`up` and render alike)."""
+    needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
+              (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)))
+    return [f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
+            f"`{set_secret_hint(stack, key)}`" for key, need in needed if need and key not in present]
+
+
+def set_secret_hint(stack: StackConfig | None, key: str) -> str:
+    """The command that stores a secret key; backendSecrets is set one value at a time."""
+    if key != BACKEND_SECRETS_KEY:
+        return f"pulumi config set --secret {NAMESPACE}:{key} ..."
+    b = next((b for b in stack.backends if b.secret_env), None) if stack else None
+    name, env = (b.name, b.secret_env[0]) if b else ("BACKEND", "NAME")
+    return f"pulumi config set --secret --path '{NAMESPACE}:{key}.{name}.{env}' VALUE"
 
 
 def _decode(value: Any) -> Any:

@@ -14,8 +14,21 @@ def render(stack_file: Path, out: Path) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
 
 
+# what `pulumi config set --secret` adds to the example (render never decrypts it)
+SECRETS = ("  wpfleet:sshPrivateKey:\n    secure: AAABAKeyCiphertext\n"
+           "  wpfleet:duckdnsToken:\n    secure: AAABAExampleCiphertext\n")
+
+
+def example(tmp_path: Path, extra: str = "") -> Path:
+    """The shipped example stack with its secrets set, plus `extra` config lines."""
+    path = tmp_path / "Pulumi.s.yaml"
+    path.write_text((ROOT / "Pulumi.prod.yaml").read_text() + SECRETS + extra)
+    return path
+
+
 def test_example_stack_renders_every_file_and_command(tmp_path: Path) -> None:
-    done = render(ROOT / "Pulumi.prod.yaml", tmp_path)
+    done = render(example(tmp_path), tmp_path / "out")
+    tmp_path = tmp_path / "out"
     assert done.returncode == 0, done.stderr
     for rel in ("etc/apache2/sites-available/wpfleet-blog.conf",
                 "etc/apache2/sites-available/wpfleet-api.conf",

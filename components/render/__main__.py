@@ -1,86 +1,136 @@
 """`python -m components.render STACK_FILE OUT_DIR`: write what the stack would put on the box.
 
-Reads `Pulumi.<stack>.yaml` (secure: values are neither needed nor decrypted), validates it with
-the same rules as the program, and writes every box file at its box path under OUT_DIR plus
-every command script as OUT_DIR/commands/<resource-name>.sh (and .delete.sh). Contacts nothing.
+Reads `Pulumi.<stack>.yaml` the way `pulumi up` does (components/render/stackfile.py: repeated
+keys, keys outside `wpfleet:` and mis-indented settings are refused with their line; secure:
+values are neither needed nor decrypted), validates it with the program's own rules, and writes:
+- every box file at its box path under OUT_DIR, every command script as
+  OUT_DIR/commands/<resource-name>.sh (and .update.sh / .delete.sh);
+- OUT_DIR/plan/: every resource `up` would register (containers, networks, volumes, images…),
+  recorded by running the program itself under Pulumi mocks, secrets masked.
+OUT_DIR then holds exactly this render: files of an earlier render that this one did not write
+(a removed site's conf) are deleted. A non-empty OUT_DIR without the marker file that a render
+leaves is refused, so no other directory is ever cleaned. Contacts nothing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any
 
-import yaml
+import pulumi
 
-from components.config import NAMESPACE, ConfigError, StackConfig, parse
-from components.render import BoxPlan, plan
+from components.config import ConfigError, StackConfig, parse
+from components.render import BoxPlan, plan, plan_dump, plan_view, stackfile
+
+MARKER = ".wpfleet-render"
+MARKER_TEXT = ("# Written by `python -m components.render`. Each render deletes the files of this\n"
+               "# directory that it did not write itself; the files of the last render:\n")
 
 
-def read_stack_file(path: Path) -> StackConfig:
-    """Parse a stack file; secure: values count as secrets, plaintext secrets are rejected."""
+def read_stack_file(path: Path) -> tuple[stackfile.StackFile, StackConfig]:
+    """Parse and validate a stack file like `up`; every problem names its line."""
+    sf = stackfile.read(path)
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError([f"{path}: cannot read the stack file ({e})"]) from None
-    config = doc.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError([f"{path}: `config:` must be a mapping"])
-    raw: dict[str, Any] = {}
-    secret_keys: set[str] = set()
-    for key, value in config.items():
-        ns, _, name = str(key).partition(":")
-        if ns != NAMESPACE or not name:
-            continue  # other namespaces (docker:, command:) are not ours to check
-        raw[name] = value
-        if _has_secure(value):  # `--secret --path` nests secure: values inside an object
-            secret_keys.add(name)
-    return parse(raw, secret_keys)
+        stack = parse(sf.raw, sf.secret_keys)
+    except ConfigError as e:
+        raise ConfigError([sf.locate(p) for p in e.problems]) from None
+    problems = stackfile.secret_problems(sf, stack)
+    if problems:
+        raise ConfigError(problems)
+    return sf, stack
 
 
-def _has_secure(value: Any) -> bool:
-    if isinstance(value, dict):
-        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secure(v) for v in value)
-    return False
+def box_files(box_plan: BoxPlan) -> dict[str, tuple[str, int]]:
+    files = {path.lstrip("/"): (text, 0o644) for path, text in box_plan.files.items()}
+    for cmd in box_plan.commands:
+        files[f"commands/{cmd.name}.sh"] = (cmd.create, 0o755)
+        if cmd.update is not None and cmd.update != cmd.create:
+            files[f"commands/{cmd.name}.update.sh"] = (cmd.update, 0o755)
+        if cmd.delete is not None:
+            files[f"commands/{cmd.name}.delete.sh"] = (cmd.delete, 0o755)
+    return files
 
 
 def write_plan(box_plan: BoxPlan, out: Path) -> list[Path]:
-    written: list[Path] = []
+    """Write a box plan's files and scripts under `out` (cleaning it like a render)."""
+    return write(box_files(box_plan), out)[0]
 
-    def put(rel: str, text: str, mode: int) -> None:
-        target = out / rel.lstrip("/")
+
+def check_out_dir(out: Path) -> None:
+    """Only an empty directory or an earlier render's output may be written (and cleaned)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError([f"{out}: OUT_DIR exists and is not a directory; choose another path"])
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise ConfigError([f"{out}: OUT_DIR is not empty and holds no {MARKER} file, so it is "
+                           "not an earlier render's output; render cleans OUT_DIR, so choose "
+                           "an empty or new directory"])
+
+
+def write(files: dict[str, tuple[str, int]], out: Path) -> tuple[list[Path], list[Path]]:
+    """Write every file, then delete what this render did not write; (written, removed)."""
+    check_out_dir(out)
+    written: list[Path] = []
+    for rel, (text, mode) in sorted(files.items()):
+        target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.is_dir():
+            _remove(target)
         target.write_text(text)
         os.chmod(target, mode)
         written.append(target)
+    (out / MARKER).write_text(MARKER_TEXT + "".join(f"{rel}\n" for rel in sorted(files)))
+    keep = {out / MARKER, *written}
+    removed: list[Path] = []
+    for root, dirs, names in os.walk(out, topdown=False):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = Path(root, name)
+            if path not in keep:
+                path.unlink()  # a symlink itself, never what it points to
+                removed.append(path)
+        if Path(root) != out and not os.listdir(root):
+            os.rmdir(root)
+    return written, removed
 
-    for box_path, content in box_plan.files.items():
-        put(box_path, content, 0o644)
-    for cmd in box_plan.commands:
-        put(f"commands/{cmd.name}.sh", cmd.create, 0o755)
-        if cmd.update is not None and cmd.update != cmd.create:
-            put(f"commands/{cmd.name}.update.sh", cmd.update, 0o755)
-        if cmd.delete is not None:
-            put(f"commands/{cmd.name}.delete.sh", cmd.delete, 0o755)
-    return written
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    for child in path.iterdir():
+        _remove(child)
+    path.rmdir()
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m components.render STACK_FILE OUT_DIR", file=sys.stderr)
         return 2
+    stack_file, out = Path(argv[0]), Path(argv[1])
     try:
-        stack = read_stack_file(Path(argv[0]))
+        sf, stack = read_stack_file(stack_file)
+        for note in sf.notes:
+            print(f"note: {note}", file=sys.stderr)
+        check_out_dir(out)
+        match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", stack_file.name)
+        try:
+            resources = plan_dump.record(sf, stack, match.group(1) if match else "render")
+        except ConfigError:
+            raise
+        except pulumi.RunError as e:  # what `up` would stop on, e.g. a missing secret name
+            raise ConfigError([str(e)]) from None
+        files = box_files(plan(stack))
+        files.update({rel: (text, 0o644) for rel, text in plan_view.files(resources, stack).items()})
+        written, removed = write(files, out)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    written = write_plan(plan(stack), Path(argv[1]))
-    print(f"wrote {len(written)} files under {argv[1]}")
+    print(f"wrote {len(written)} files under {out}")
     for path in written:
         print(f"  {path}")
+    for path in removed:
+        print(f"removed {path} (not part of this render)")
     return 0
 
 
