@@ -42,11 +42,9 @@ def test_example_stack_renders_every_file_and_command(tmp_path: Path) -> None:
 
 
 def test_nested_secure_values_count_as_secrets(tmp_path: Path) -> None:
-    text = (ROOT / "Pulumi.prod.yaml").read_text() + (
-        "  wpfleet:duckdnsToken:\n    secure: AAABAExampleCiphertext\n"
-        "  wpfleet:backendSecrets:\n    api:\n      API_KEY:\n        secure: AAABAMore\n")
-    (tmp_path / "Pulumi.s.yaml").write_text(text)
-    assert render(tmp_path / "Pulumi.s.yaml", tmp_path / "out").returncode == 0
+    stack_file = example(tmp_path, "  wpfleet:backendSecrets:\n    api:\n      API_KEY:\n"
+                                   "        secure: AAABAMore\n")
+    assert render(stack_file, tmp_path / "out").returncode == 0
 
 
 def test_plaintext_secret_in_stack_file_is_refused(tmp_path: Path) -> None:

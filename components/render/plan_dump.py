@@ -162,7 +162,7 @@ def _sandbox() -> Iterator[str]:
 
 
 def record(sf: StackFile, stack: StackConfig, stack_name: str) -> list[Resource]:
-    """Run `__main__.py` once under mocks; every resource it registers, in order."""
+    """Run `__main__.py` once under mocks; every resource it registers, grouped by parent."""
     values, secret = program_config(sf, stack)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -183,9 +183,16 @@ def record(sf: StackFile, stack: StackConfig, stack_name: str) -> list[Resource]
             mocks._sync_await(run_pulumi_func(program))
     finally:
         pulumi.export = export  # type: ignore[assignment]
+    by_urn = {r.urn: r for r in monitor.recorded}
+
+    def path(r: Resource) -> tuple[str, ...]:
+        parent = by_urn.get(r.parent)
+        return (*(path(parent) if parent else ()), r.name, r.type)
+
     for r in monitor.recorded:  # local paths as `up` run from here would send them
         r.inputs = _replace(r.inputs, sandbox, cwd)
-    return monitor.recorded
+    # registrations race on threads: sort (each child after its parent) so renders diff cleanly
+    return sorted(monitor.recorded, key=path)
 
 
 def _replace(value: Any, old: str, new: str) -> Any:

@@ -1,7 +1,8 @@
 """Readable YAML views of the recorded resources: everything, and per site/backend container.
 
-`plan/resources.yaml` lists every resource `pulumi up` would register, in order. For each site
-(and each backend wpfleet runs as a container), `plan/sites/<name>.yaml` gathers its containers
+`plan/resources.yaml` lists every resource `pulumi up` would register, each after its parent.
+For each site (and each backend wpfleet runs as a container), `plan/<sites|backends>/<name>.yaml`
+gathers its containers
 and the networks, volumes and images they use — found through the containers' own inputs
 (network names, volume names, image IDs), not a hand-kept list — plus the rest of its component.
 """
@@ -59,7 +60,7 @@ def _entry(r: Resource, names: dict[str, str]) -> dict[str, Any]:
 
 def _subtree(resources: list[Resource], root: Resource) -> list[Resource]:
     inside = {root.urn}
-    for r in resources:  # registration order: a parent is registered before its children
+    for r in resources:  # a parent comes before its children (plan_dump.record)
         if r.parent in inside:
             inside.add(r.urn)
     return [r for r in resources if r.urn in inside]
@@ -90,7 +91,7 @@ def _group(resources: list[Resource], root: Resource) -> dict[str, list[Resource
 def files(resources: list[Resource], stack: StackConfig) -> dict[str, str]:
     """OUT_DIR-relative path -> text of every plan file."""
     names = {r.urn: r.name for r in resources}
-    out = {"plan/resources.yaml": _dump(HEADER.format(what="Every resource, in order."),
+    out = {"plan/resources.yaml": _dump(HEADER.format(what="Every resource, each after its parent."),
                                         [_entry(r, names) for r in resources])}
     top = {r.name: r for r in resources if r.parent not in names}
     for kind, entries in (("sites", stack.sites), ("backends", stack.backends)):
@@ -99,9 +100,8 @@ def files(resources: list[Resource], stack: StackConfig) -> dict[str, str]:
             if root is None:
                 continue  # e.g. a backend routed to an existing service: nothing to run
             groups = _group(resources, root)
-            doc = {"component": _entry(root, names) | {"inputs": None}}
+            doc: dict[str, Any] = {"component": {"name": root.name, "type": root.type}}
             doc.update({k: [_entry(r, names) for r in v] for k, v in groups.items() if v})
-            del doc["component"]["inputs"]
             out[f"plan/{kind}/{item.name}.yaml"] = _dump(
                 HEADER.format(what=f"The {kind[:-1]} {item.name}: its containers and the networks, "
                                    "volumes and images they use."), doc)

@@ -41,7 +41,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 class _Loader(yaml.SafeLoader):
     """SafeLoader with yaml.v3's booleans, duplicate-key errors and a line for every node."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.lines: dict[int, dict[Any, int]] = {}  # id(container) -> key/index -> line
         self.problems: list[tuple[int, str]] = []
@@ -139,11 +139,12 @@ def _distance(a: str, b: str) -> int:
 def read(path: Path) -> StackFile:
     """Load and check the file's structure; raise ConfigError naming each problem's line."""
     try:
-        loader = _Loader(path.read_text())
-        try:
-            doc = loader.get_single_data()
-        finally:
-            loader.dispose()
+        with path.open(encoding="utf-8") as stream:  # marks then name the file
+            loader = _Loader(stream)
+            try:
+                doc = loader.get_single_data()
+            finally:
+                loader.dispose()
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ConfigError([f"{path}: cannot read the stack file ({e})"]) from None
     problems = [(line, f"{path}:{line}: {text}") for line, text in loader.problems]
