@@ -93,12 +93,19 @@ def test_a_setting_under_the_wrong_parent_is_refused_with_its_line(tmp_path: Pat
            "`config:`" in err
 
 
-def test_a_misplaced_valid_looking_setting_names_its_line(tmp_path: Path) -> None:
-    # `replicas` slid under the next site's parent: the validation message carries the line
-    text = STACK.replace("      port: 8090\n", "      port: 8090\n      sticky: maybe\n")
+def test_a_setting_under_another_wpfleet_parent_names_its_line(tmp_path: Path) -> None:
+    # `hostKey:` written under wpfleet:acme instead of wpfleet:box; a misspelled key and a bad
+    # value point at their lines the same way
+    text = STACK.replace("    email: admin@example.org\n",
+                         "    email: admin@example.org\n    hostKey: ssh-ed25519 AAAA\n") \
+        .replace("      replicas: 2\n", "      replica: 2\n").replace("port: 8090", "port: 99")
     err = refused(tmp_path, text)
-    assert f"Pulumi.t.yaml:{line_of(text, 'sticky: maybe')}: wpfleet:sites[1].sticky: " \
-           "'maybe' must be a boolean" in err
+    assert f"Pulumi.t.yaml:{line_of(text, 'hostKey:')}: wpfleet:acme.hostKey: " \
+           "'ssh-ed25519 AAAA' is not a known setting" in err
+    assert f"Pulumi.t.yaml:{line_of(text, 'replica: 2')}: wpfleet:sites[0].replica: 2 is not " \
+           "a known setting" in err
+    assert f"Pulumi.t.yaml:{line_of(text, 'port: 99')}: wpfleet:sites[1].port: 99 must be a " \
+           "port" in err
 
 
 def test_yaml_1_1_booleans_are_strings_as_in_pulumi(tmp_path: Path) -> None:

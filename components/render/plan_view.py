@@ -2,9 +2,9 @@
 
 `plan/resources.yaml` lists every resource `pulumi up` would register, each after its parent.
 For each site (and each backend wpfleet runs as a container), `plan/<sites|backends>/<name>.yaml`
-gathers its containers
-and the networks, volumes and images they use — found through the containers' own inputs
-(network names, volume names, image IDs), not a hand-kept list — plus the rest of its component.
+gathers its containers and the networks, volumes and images they use — found through the
+containers' own inputs (network names, volume names, image IDs), not a hand-kept list — plus
+the rest of its component.
 """
 
 from __future__ import annotations
