@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,14 @@ def test_cleaning_removes_links_not_what_they_point_to(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not (out / "link-to-dir").is_symlink() and not (out / "etc/stray.conf").exists()
     assert (precious / "keep.txt").read_text() == "keep"
+    # a directory of the render replaced by a link: the next render never writes through it
+    shutil.rmtree(out / "etc")
+    (out / "etc").symlink_to(precious)
+    done = render(write(tmp_path, STACK), out)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in precious.iterdir()) == ["keep.txt"]
+    assert not (out / "etc").is_symlink()
+    assert (out / "etc/apache2/sites-available/wpfleet-blog.conf").is_file()
 
 
 def plan_of(out: Path, rel: str) -> dict:

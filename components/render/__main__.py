@@ -69,38 +69,29 @@ def check_out_dir(out: Path) -> None:
 
 
 def write(files: dict[str, tuple[str, int]], out: Path) -> tuple[list[Path], list[Path]]:
-    """Write every file, then delete what this render did not write; (written, removed)."""
+    """Delete what this render will not write, then write every file; (written, removed)."""
     check_out_dir(out)
+    keep = {out / MARKER, *(out / rel for rel in files)}
+    removed: list[Path] = []
+    if out.is_dir():  # first clean, so no symlink left in OUT_DIR can redirect a write
+        for root, dirs, names in os.walk(out, topdown=False):
+            for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                path = Path(root, name)
+                if path not in keep or path.is_symlink():
+                    path.unlink()  # a symlink itself, never what it points to
+                    if path not in keep:
+                        removed.append(path)
+            if Path(root) != out and not os.listdir(root):
+                os.rmdir(root)
     written: list[Path] = []
     for rel, (text, mode) in sorted(files.items()):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink() or target.is_dir():
-            _remove(target)
         target.write_text(text)
         os.chmod(target, mode)
         written.append(target)
     (out / MARKER).write_text(MARKER_TEXT + "".join(f"{rel}\n" for rel in sorted(files)))
-    keep = {out / MARKER, *written}
-    removed: list[Path] = []
-    for root, dirs, names in os.walk(out, topdown=False):
-        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            path = Path(root, name)
-            if path not in keep:
-                path.unlink()  # a symlink itself, never what it points to
-                removed.append(path)
-        if Path(root) != out and not os.listdir(root):
-            os.rmdir(root)
     return written, removed
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink()
-        return
-    for child in path.iterdir():
-        _remove(child)
-    path.rmdir()
 
 
 def main(argv: list[str]) -> int:

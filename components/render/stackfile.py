@@ -212,7 +212,7 @@ def secret_problems(sf: StackFile, stack: StackConfig) -> list[str]:
     from components.backend_service import secret_env_values  # `up`'s own check, reused
 
     problems = [sf.locate(p) for p in missing_secrets(stack, sf.raw)]
-    for key in sorted(sf.secret_keys):  # a map mixing secure: and plaintext values
+    for key in sorted(sf.secret_keys & set(SECRET_KEYS)):  # secure: beside plaintext values
         for path, line in _plain_leaves(sf.raw[key], f"{NAMESPACE}:{key}", sf.lines):
             problems.append(f"{sf.path}:{line}: {path}: is stored in plaintext beside encrypted "
                             f"values; remove it and set it with `pulumi config set --secret "
