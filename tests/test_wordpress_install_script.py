@@ -15,7 +15,7 @@ import pytest
 from components.config import parse
 from components.render.wordpress import VERSION_PHP, install_command
 
-PASSWORD = "Adm1n-PW-never-on-argv-7f3c"
+PASSWORD = " Adm1n PW \"q\" 'x' $HOME `id` \\ never-on-argv-7f3c "  # configured ones may
 DEBIAN_VERSION_PHP = Path("/usr/share/wordpress/wp-includes/version.php")
 STACK = parse({
     "box": {"host": "local"}, "acme": {"email": "ops@example.org"},
@@ -40,8 +40,13 @@ case "$1" in
   run)
     case "$*" in
       *" wp core is-installed") cat > "$FAKE/stdin.is-installed"; [ -e "$FAKE/installed" ] ;;
-      *" wp core install "*) cat > "$FAKE/stdin.install"; touch "$FAKE/installed"
-        echo "admin_password: Success: WordPress installed successfully." ;;
+      *" wp core install "*)
+        # wp-cli's prompt: readline() when PHP has it, else one line from STDIN (both tried)
+        tee "$FAKE/stdin.install" | php ${PHP_NO_READLINE:+-d disable_functions=readline} -r '
+          $pw = function_exists("readline") ? readline("admin_password: ")
+                                            : stream_get_line(STDIN, 1024, "\n");
+          file_put_contents(getenv("FAKE") . "/php-read", $pw);'
+        touch "$FAKE/installed"; echo "Success: WordPress installed successfully." ;;
       *" wp core update-db") cat > "$FAKE/stdin.update-db"
         echo "Success: WordPress database already at latest db version 58975." ;;
       *) echo "unexpected: $*" >&2; exit 9 ;;
@@ -76,7 +81,7 @@ class Box:
         (bin_dir / "docker").chmod(0o755)
         self.path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    def run(self, stdin: str) -> subprocess.CompletedProcess[str]:
+    def run(self, stdin: str, readline: bool = True) -> subprocess.CompletedProcess[str]:
         if shutil.which("php") is None or shutil.which("strace") is None:
             pytest.skip("php-cli and strace are needed (apt-get install php-cli strace)")
         script = install_command(STACK, STACK.sites[0]).create
@@ -85,7 +90,8 @@ class Box:
         return subprocess.run(
             ["strace", "-f", "-qq", "-v", "-s", "65536", "-e", "trace=execve", "-o", str(trace),
              "bash", "-c", script], input=stdin, capture_output=True, text=True, timeout=60,
-            env={"PATH": self.path, "FAKE": str(self.fake), "HOME": str(self.fake)})
+            env={"PATH": self.path, "FAKE": str(self.fake), "HOME": str(self.fake),
+                 **({} if readline else {"PHP_NO_READLINE": "1"})})
 
     def read(self, name: str) -> str:
         path = self.fake / name
@@ -100,10 +106,13 @@ def box(tmp_path: Path) -> Box:
     return b
 
 
-def test_fresh_site_is_installed_with_the_password_only_on_wp_clis_stdin(box: Box) -> None:
-    out = box.run(PASSWORD + "\n")
+@pytest.mark.parametrize("readline", [True, False])
+def test_fresh_site_is_installed_with_the_password_only_on_wp_clis_stdin(
+        box: Box, readline: bool) -> None:
+    out = box.run(PASSWORD + "\n", readline=readline)
     assert out.returncode == 0, out.stderr
-    assert box.read("stdin.install") == PASSWORD + "\n"  # what wp-cli's prompt reads
+    assert box.read("stdin.install") == PASSWORD + "\n"
+    assert box.read("php-read") == PASSWORD  # exactly what PHP's prompt read, spaces and all
     assert box.read("stdin.is-installed") == ""  # no other call could swallow it
     install = next(line for line in box.read("argv.log").splitlines() if " core install " in line)
     # config values arrive verbatim: quoted, nothing expanded by the shell
