@@ -14,6 +14,8 @@ from components.box_setup import BoxSetup, BoxSetupArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
+from components.render.wpcli import WPCLI_IMAGE
+from components.wordpress_install import WordPressInstall, WordPressInstallArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
 
 # Thousands of long-lived Output objects make the default GC rescan them over and over
@@ -30,15 +32,21 @@ setup = BoxSetup("box-setup", BoxSetupArgs(stack=stack, box=box,
 
 refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
 refs += [b.image for b in stack.backends if b.image]
+refs += [WPCLI_IMAGE] if stack.sites else []  # WordPress's install/upgrade runs wp-cli
 images = Images("images", ImagesArgs(refs=tuple(refs), box=box, after=(setup.preflight,)))
 
 sites: dict[str, WordPressSite] = {}
+installs: dict[str, WordPressInstall] = {}
 for site in stack.sites:
     network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))
     sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
         site=site, box=box, network=network,
         wordpress_image_id=images.id_of(site.wordpress_image),
         mariadb_image_id=images.id_of(site.mariadb_image)))
+    installs[site.name] = WordPressInstall(f"{site.name}-install", WordPressInstallArgs(
+        stack=stack, site=site, box=box,
+        after=[*sites[site.name].replicas, images.images[WPCLI_IMAGE]],
+        admin_password=secrets.admin_passwords.get(site.name)))
 
 for backend in stack.backends:
     if backend.image:
@@ -46,7 +54,9 @@ for backend in stack.backends:
             backend=backend, box=box, image_id=images.id_of(backend.image),
             secret_env=secrets.backend_secrets, after=[setup.preflight]))
 
-apache = ApacheBalancer("apache", ApacheBalancerArgs(stack=stack, box=box, after=setup.ready))
+apache = ApacheBalancer("apache", ApacheBalancerArgs(
+    stack=stack, box=box, after=setup.ready,
+    host_after={name: [i.command] for name, i in installs.items()}))
 certs = {h.name: CertbotCert(f"{h.name}-cert", CertbotCertArgs(
     stack=stack, host=h, box=box, conf=apache.confs[h.name])) for h in stack.tls_hosts}
 
@@ -60,3 +70,6 @@ pulumi.export("backends", {
              "upstream": b.upstream,
              "certificate": certs[b.name].live_path if b.name in certs else None}
     for b in stack.backends})
+# `pulumi stack output adminPasswords --show-secrets`; the admin user is sites[].adminUser
+pulumi.export("adminPasswords", pulumi.Output.secret(
+    {name: i.admin_password for name, i in installs.items()}))

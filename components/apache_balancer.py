@@ -8,7 +8,7 @@ command depends only on its own rendered text, so adding a site never re-runs an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -24,6 +24,9 @@ class ApacheBalancerArgs:
     box: Box  # runs the commands on the box
     # resources that must exist before Apache is installed (preflight, firewall, ...)
     after: Sequence[pulumi.Resource] = field(default=())
+    # per site/backend name: what its conf waits for (a site's WordPress install, so the
+    # installer is never reachable through Apache)
+    host_after: Mapping[str, Sequence[pulumi.Resource]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.stack, StackConfig):
@@ -48,7 +51,8 @@ class ApacheBalancer(pulumi.ComponentResource):
         # (the scripts serialize on flock), none waits for another site
         self.confs = {
             host.name: box.run(apache.conf_command(stack, host), parent=self,
-                               depends_on=[self.install, self.acme])
+                               depends_on=[self.install, self.acme,
+                                           *args.host_after.get(host.name, ())])
             for host in apache.hosts(stack)}
         self.conf_paths = {host.name: apache.conf_path(host)
                            for host in apache.hosts(stack)}

@@ -123,10 +123,14 @@ class Box(pulumi.ComponentResource):
         delete = as_root(spec.delete, sudo) if spec.delete is not None else None
         triggers = list(spec.triggers) or None
         opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [])
+        # add_previous_output_in_env=False: the previous stdout/stderr would be sent as
+        # PULUMI_COMMAND_* env vars, which a stock sshd refuses (a warning on every update)
         if self.local:
             return command.local.Command(
                 spec.name, create=create, update=update, delete=delete, stdin=stdin,
-                triggers=triggers, interpreter=["/bin/sh", "-c"], opts=opts)
+                triggers=triggers, interpreter=["/bin/sh", "-c"],
+                add_previous_output_in_env=False, opts=opts)
         return command.remote.Command(
             spec.name, connection=self.connection, create=create, update=update,
-            delete=delete, stdin=stdin, triggers=triggers, opts=opts)
+            delete=delete, stdin=stdin, triggers=triggers, add_previous_output_in_env=False,
+            opts=opts)

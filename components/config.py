@@ -22,7 +22,8 @@ MAX_REPLICAS = 10
 # Keys that hold secrets: never inside a structured value, always `pulumi config set --secret`.
 # Names of the secret config keys (the names, not values).
 SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
-SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY)
+ADMIN_PASSWORDS_KEY = "adminPasswords"  # {site: password}; a site not listed gets a generated one
+SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall")
 
 
@@ -79,6 +80,10 @@ class SiteConfig:
     mariadb_image: str = MARIADB_IMAGE
     memory_mb: int = 512  # per WordPress replica
     db_memory_mb: int = 512
+    # unattended install (applied once, when WordPress is not installed yet)
+    title: str | None = None  # site title; defaults to the domain
+    admin_user: str = "wpfleet"  # first administrator's login
+    admin_email: str | None = None  # defaults to acme.email
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -145,6 +150,8 @@ class Secrets:
     ssh_private_key: pulumi.Output[str] | None
     duckdns_token: pulumi.Output[str] | None
     backend_secrets: pulumi.Output[Any] | None
+    # configured WordPress admin passwords by site name (secret Outputs); others are generated
+    admin_passwords: dict[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -179,6 +186,7 @@ def load() -> tuple[StackConfig, Secrets]:
         duckdns_token=cfg.require_secret("duckdnsToken") if stack.duckdns else None,
         backend_secrets=cfg.get_secret_object("backendSecrets")
         if any(b.secret_env for b in stack.backends) else None,
+        admin_passwords=_admin_passwords(cfg, raw.get(ADMIN_PASSWORDS_KEY)),
     )
     return stack, secrets
 
@@ -198,6 +206,18 @@ def set_secret_hint(stack: StackConfig | None, key: str) -> str:
     b = next((b for b in stack.backends if b.secret_env), None) if stack else None
     name, env = (b.name, b.secret_env[0]) if b else ("BACKEND", "NAME")
     return f"pulumi config set --secret --path '{NAMESPACE}:{key}.{name}.{env}' VALUE"
+
+
+def _admin_passwords(cfg: pulumi.Config, raw: Any) -> dict[str, pulumi.Output[str]]:
+    """One secret Output per configured site (parse() checked the names and values)."""
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    whole = cfg.require_secret_object(ADMIN_PASSWORDS_KEY)
+
+    def one(name: str) -> pulumi.Output[str]:
+        return whole.apply(lambda d: str(d[name]))
+
+    return {name: one(name) for name in raw}
 
 
 def _decode(value: Any) -> Any:

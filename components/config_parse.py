@@ -8,6 +8,7 @@ from typing import Any
 from components import checks
 from components.checks import Problems, take, unknown_keys
 from components.config import (
+    ADMIN_PASSWORDS_KEY,
     MAX_REPLICAS,
     PLAIN_KEYS,
     SECRET_KEYS,
@@ -22,6 +23,7 @@ from components.config import (
     StackConfig,
     set_secret_hint,
 )
+from components.config_install import SITE_INSTALL_KEYS, install_checks, site_install
 
 NS = "wpfleet"
 
@@ -46,6 +48,7 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
     stack = StackConfig(box=box, acme=acme, apache=apache, sites=tuple(s for _, s in sites),
                         backends=tuple(b for _, b in backends), duckdns=duck, firewall=firewall)
     _cross_checks(p, stack, [i for i, _ in sites], [i for i, _ in backends])
+    install_checks(p, stack, [i for i, _ in sites], raw.get(ADMIN_PASSWORDS_KEY))
     if p:
         raise ConfigError(p.items)
     return stack
@@ -155,7 +158,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         p.add(k, raw, "must be a mapping with name, domain and port")
         return None
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
-                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb"})
+                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
+                             *SITE_INSTALL_KEYS})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -189,7 +193,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
                       replicas=replicas, tls=tls, sticky=sticky,
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
-                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"])
+                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
+                      **site_install(p, k, raw))
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:

@@ -31,7 +31,10 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("wpfleet:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.box.provider)
+        # fixed names: Docker refuses a second network of the same name, so a replaced
+        # network must go first (the engine then replaces its containers too)
+        child = pulumi.ResourceOptions(parent=self, provider=args.box.provider,
+                                       delete_before_replace=True)
         # internal=True: no route out and nothing published; only this site's DB and WordPress
         self.db_network = docker.Network(
             f"{name}-db", name=f"wpfleet-{args.site}-db", driver="bridge", internal=True,

@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from components.box import Box
 from components.config import SiteConfig
+from components.go_duration import seconds
 from components.network import Network
 
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
@@ -19,18 +20,24 @@ DB_NAME = "wordpress"
 DB_USER = "wordpress"
 # Salts may use punctuation, but no quote, backslash or $ (safe in env files and PHP alike).
 SALT_SPECIAL = "!#%()*+,-./:;<=>?@[]^_{|}~"
+DB_STOP_SECONDS = 60  # MariaDB's clean shutdown; stays below systemd's 90 s stop timeout
+WP_STOP_SECONDS = 10
+WP_WAIT_SECONDS = 300  # first start: copy WordPress into the volume, then pass the health check
 
 
 def config_extra(site: SiteConfig) -> str:
     """PHP appended to wp-config: canonical URL and the real client address from Apache.
 
-    The image already honours X-Forwarded-Proto (sets HTTPS=on); the balancer *sets* that header
-    and the containers listen on 127.0.0.1 only, so it cannot be spoofed from outside.
+    The scheme follows the request's X-Forwarded-Proto, the way the image decides HTTPS=on: a
+    TLS site is served over HTTP until its certificate exists (and stays usable if issuance
+    fails), then Apache's port-80 vhost redirects every request to HTTPS. The balancer *sets*
+    that header and the containers listen on 127.0.0.1 only, so it cannot be spoofed.
     """
-    scheme = "https" if site.tls else "http"
     return (
-        f"define('WP_HOME', '{scheme}://{site.domain}');\n"
-        f"define('WP_SITEURL', '{scheme}://{site.domain}');\n"
+        "$wpfleet_scheme = (isset($_SERVER['HTTP_X_FORWARDED_PROTO'])\n"
+        "  && strpos($_SERVER['HTTP_X_FORWARDED_PROTO'], 'https') !== false) ? 'https' : 'http';\n"
+        f"define('WP_HOME', $wpfleet_scheme . '://{site.domain}');\n"
+        f"define('WP_SITEURL', $wpfleet_scheme . '://{site.domain}');\n"
         "if (!empty($_SERVER['HTTP_X_FORWARDED_FOR'])) {\n"
         "  $wpfleet_ips = array_map('trim', explode(',', $_SERVER['HTTP_X_FORWARDED_FOR']));\n"
         "  $_SERVER['REMOTE_ADDR'] = end($wpfleet_ips);\n"
@@ -127,8 +134,11 @@ class WordPressSite(pulumi.ComponentResource):
                                                 container_path="/var/lib/mysql")],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
-                interval="10s", timeout="5s", retries=5, start_period="30s"),
+                interval=seconds(10), timeout=seconds(5), retries=5, start_period=seconds(30)),
             wait=True, wait_timeout=180, memory=site.db_memory_mb,
+            # SIGTERM and time to flush InnoDB, instead of SIGKILL on replace/remove (the
+            # provider's default) and Docker's 10 s on `docker stop` or a reboot
+            destroy_grace_seconds=DB_STOP_SECONDS, stop_timeout=DB_STOP_SECONDS,
             labels=labels(site.name, "db"), opts=docker_child.merge(replace))
 
         wp_env = _env(db_password, salt_block,
@@ -150,7 +160,12 @@ class WordPressSite(pulumi.ComponentResource):
                 healthcheck=docker.ContainerHealthcheckArgs(
                     tests=["CMD", "curl", "-fsS", "-o", "/dev/null",
                            "http://127.0.0.1/wp-login.php"],
-                    interval="30s", timeout="10s", retries=3, start_period="60s"),
+                    interval=seconds(30), timeout=seconds(10), retries=3,
+                    start_period=seconds(60)),
+                # healthy = WordPress copied into the volume and answering: replica 0 is
+                # waited for before the other replicas start (they would copy too)
+                wait=True, wait_timeout=WP_WAIT_SECONDS,
+                destroy_grace_seconds=WP_STOP_SECONDS,  # Apache's graceful stop (SIGWINCH)
                 memory=site.memory_mb, labels=labels(site.name, "wordpress"),
                 opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
 

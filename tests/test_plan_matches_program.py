@@ -12,7 +12,8 @@ FULL = copy.deepcopy(BASE_CONFIG)
 FULL.update(duckdns={"domains": ["meljuju"]}, firewall={"enabled": True, "allow": ["8443/tcp"]})
 FULL["box"] = {**FULL["box"], "hardenSsh": True}
 FULL_SECRETS = {"sshPrivateKey": "-----BEGIN KEY-----\nk\n-----END KEY-----",
-                "duckdnsToken": "0f3a9c11-aaaa-bbbb-cccc-000000000000"}
+                "duckdnsToken": "0f3a9c11-aaaa-bbbb-cccc-000000000000",
+                "adminPasswords": '{"blog": "configured-admin-pw-0123"}'}
 
 
 def test_every_rendered_command_is_a_resource_with_that_script() -> None:
@@ -34,3 +35,4 @@ def test_every_rendered_command_is_a_resource_with_that_script() -> None:
             assert "stdin" in resources[name].secret_inputs
             assert FULL_SECRETS[spec.stdin_secret] not in spec.create
     assert FULL_SECRETS["duckdnsToken"] not in graph.plain_text()
+    assert "configured-admin-pw-0123" not in graph.plain_text()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError
+from components.render.wpcli import WPCLI_IMAGE
 from tests import harness
 from tests.harness import BASE_CONFIG, SECRETS, Graph, run_stack
 
@@ -49,7 +50,7 @@ def test_wordpress_publishes_exactly_its_loopback_ports(graph: Graph) -> None:
 
 def test_secrets_never_in_plaintext(graph: Graph) -> None:
     issued = graph.issued_secrets()
-    assert len(issued) == 2 * 3  # per site: db, root, and one block cut into the 8 salts
+    assert len(issued) == 2 * 4  # per site: db, root, one block cut into the 8 salts, admin
     # every 16-character piece of every secret: catches slices and partial leaks too
     pieces = {v[i:i + 16] for v in issued for i in range(0, len(v) - 15, 16)}
     text = graph.plain_text()
@@ -100,7 +101,7 @@ def test_children_parented_and_on_box_provider(graph: Graph) -> None:
 def test_images_pulled_once_and_referenced_by_id(graph: Graph) -> None:
     images = graph.of_type("docker:index/remoteImage:RemoteImage")
     assert sorted(i.inputs["name"] for i in images) == sorted(
-        {BASE_CONFIG_IMAGE_WP, BASE_CONFIG_IMAGE_DB})
+        {BASE_CONFIG_IMAGE_WP, BASE_CONFIG_IMAGE_DB, WPCLI_IMAGE})
     for c in graph.of_type(CONTAINER):
         assert re.fullmatch(r"sha256:\d+", c.inputs["image"]), c.inputs["image"]
 
@@ -176,8 +177,9 @@ def test_outputs_name_urls_ports_and_containers(graph: Graph) -> None:
     assert blog["hostPorts"] == [8082, 8083]
     assert blog["containers"] == ["wpfleet-blog-db", "wpfleet-blog-wp-0", "wpfleet-blog-wp-1"]
     assert graph.outputs["sites"]["shop"]["urls"] == ["http://shop.example.org/"]
-    text = repr(graph.outputs)
+    text = repr({k: v for k, v in graph.outputs.items() if k != "adminPasswords"})
     assert "secret" not in text and "pw-" not in text
+    assert graph.outputs["adminPasswords"][0] == "secret"
 
 
 @pytest.mark.parametrize(("change", "fragment"), [

@@ -17,14 +17,7 @@ def test_wordpress_env_wires_db_and_all_salts() -> None:
     assert {k: env[f"WORDPRESS_{k}"] for k in SALT_NAMES} == salts
 
 
-def test_config_extra_sets_canonical_url_by_tls() -> None:
-    assert "define('WP_HOME', 'https://blog.example.org');" in config_extra(SITE)
-    plain = SiteConfig(name="b", domain="b.example.org", port=9000, tls=False)
-    assert "define('WP_SITEURL', 'http://b.example.org');" in config_extra(plain)
-    assert "HTTP_X_FORWARDED_FOR" in config_extra(SITE)
-
-
-def test_config_extra_is_valid_php() -> None:
+def _php(code: str) -> str:
     import shutil
     import subprocess
 
@@ -32,10 +25,31 @@ def test_config_extra_is_valid_php() -> None:
     php = shutil.which("php")
     if php is None:
         pytest.skip("php not installed (apt-get install php-cli)")
+    return subprocess.run([php], input=code, capture_output=True, text=True, check=True).stdout
+
+
+def _urls(site: SiteConfig, forwarded_proto: str | None) -> str:
+    header = "" if forwarded_proto is None else \
+        f"$_SERVER['HTTP_X_FORWARDED_PROTO'] = '{forwarded_proto}';\n"
+    return _php("<?php\n" + header + config_extra(site)
+                + "echo WP_HOME . ' ' . WP_SITEURL;")
+
+
+def test_tls_site_scheme_follows_the_balancer_header() -> None:
+    # before the certificate exists Apache serves the site on HTTP and says so
+    assert _urls(SITE, "http") == "http://blog.example.org http://blog.example.org"
+    # after issuance the port-80 vhost redirects, and the HTTPS vhost sets https
+    assert _urls(SITE, "https") == "https://blog.example.org https://blog.example.org"
+    assert _urls(SITE, None) == "http://blog.example.org http://blog.example.org"  # CLI, cron
+    plain = SiteConfig(name="b", domain="b.example.org", port=9000, tls=False)
+    assert _urls(plain, "http") == "http://b.example.org http://b.example.org"
+
+
+def test_config_extra_is_valid_php() -> None:
     code = ("<?php\n$_SERVER['HTTP_X_FORWARDED_FOR'] = '1.2.3.4, 10.0.0.9';\n"
             + config_extra(SITE) + "echo 'WP_HOME=' . WP_HOME . ' ' . $_SERVER['REMOTE_ADDR'];")
-    out = subprocess.run([php], input=code, capture_output=True, text=True, check=True).stdout
-    assert "WP_HOME=https://blog.example.org" in out and out.endswith("10.0.0.9")
+    out = _php(code)
+    assert "WP_HOME=http://blog.example.org" in out and out.endswith("10.0.0.9")
 
 
 def test_mariadb_env() -> None:
