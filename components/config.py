@@ -21,8 +21,10 @@ MAX_REPLICAS = 10
 # Keys that hold secrets: never inside a structured value, always `pulumi config set --secret`.
 # Names of the secret config keys (the names, not values).
 SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
-SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY)
-PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall")
+RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY = "resticPassword", "backupEnv"
+SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, RESTIC_PASSWORD_KEY,
+               BACKUP_ENV_KEY)
+PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup")
 
 
 class ConfigError(pulumi.RunError):
@@ -121,6 +123,19 @@ class FirewallConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BackupConfig:
+    # restic repository (a path on the box, sftp:/s3:/rest:/...); None: it is given as
+    # RESTIC_REPOSITORY in the secret wpfleet:backupEnv (a URL holding credentials)
+    repository: str | None
+    schedule: str = "daily"  # systemd OnCalendar expression for the backup timer
+    keep_daily: int = 7  # retention, applied per site with `restic forget --prune`
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+    check_schedule: str = "weekly"  # OnCalendar for `restic check`
+    check_read_data_subset: str | None = None  # e.g. "5%": also read back part of the data
+
+
+@dataclass(frozen=True, kw_only=True)
 class StackConfig:
     box: BoxConfig
     acme: AcmeConfig = field(default_factory=AcmeConfig)
@@ -129,6 +144,7 @@ class StackConfig:
     backends: tuple[BackendConfig, ...] = ()
     duckdns: DuckDnsConfig | None = None
     firewall: FirewallConfig = field(default_factory=FirewallConfig)
+    backup: BackupConfig | None = None
 
     @property
     def tls_hosts(self) -> tuple[SiteConfig | BackendConfig, ...]:
@@ -144,6 +160,8 @@ class Secrets:
     ssh_private_key: pulumi.Output[str] | None
     duckdns_token: pulumi.Output[str] | None
     backend_secrets: pulumi.Output[Any] | None
+    restic_password: pulumi.Output[str] | None = None
+    backup_env: pulumi.Output[Any] | None = None  # {NAME: value} for restic (S3 keys, ...)
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -171,7 +189,10 @@ def load() -> tuple[StackConfig, Secrets]:
     stack = parse(raw, secret_keys)
     missing = [key for key, needed in (
         ("sshPrivateKey", not stack.box.local), ("duckdnsToken", stack.duckdns is not None),
-        ("backendSecrets", any(b.secret_env for b in stack.backends))) if needed and key not in raw]
+        ("backendSecrets", any(b.secret_env for b in stack.backends)),
+        (RESTIC_PASSWORD_KEY, stack.backup is not None),
+        (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None),
+    ) if needed and key not in raw]
     if missing:
         raise ConfigError([f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
                            f"`pulumi config set --secret {NAMESPACE}:{key} ...`" for key in missing])
@@ -181,6 +202,9 @@ def load() -> tuple[StackConfig, Secrets]:
         duckdns_token=cfg.require_secret("duckdnsToken") if stack.duckdns else None,
         backend_secrets=cfg.get_secret_object("backendSecrets")
         if any(b.secret_env for b in stack.backends) else None,
+        restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup else None,
+        backup_env=cfg.get_secret_object(BACKUP_ENV_KEY)
+        if stack.backup and BACKUP_ENV_KEY in raw else None,
     )
     return stack, secrets
 
@@ -196,6 +220,6 @@ def _decode(value: Any) -> Any:
 
 
 __all__ = [
-    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
+    "AcmeConfig", "ApacheConfig", "BackendConfig", "BackupConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
     "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
 ]
