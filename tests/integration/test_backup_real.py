@@ -82,7 +82,7 @@ def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     status = box.status("blog")
     assert status["result"] == "ok" and status["db_snapshot"] and status["files_snapshot"]
     assert oct((box.state / "blog.status").stat().st_mode & 0o777) == "0o644"
-    tags = sorted(tuple(s["tags"]) for s in snapshots(box, repo))  # type: ignore[arg-type]
+    tags = sorted(tuple(map(str, s["tags"])) for s in snapshots(box, repo))  # type: ignore[call-overload]
     run = f"run={status['run']}"
     assert tags == [("site=blog", "db", run), ("site=blog", "files", run)]
     dump = box.restic(repo, "dump", status["db_snapshot"], "/blog-db.sql").stdout
