@@ -80,7 +80,10 @@ exec {restic} "$@"
 @pytest.fixture(scope="session")
 def mariadb_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One `mariadb-install-db` per test session (seconds); each server copies its datadir."""
-    root = tmp_path_factory.mktemp("mariadb-template") / "data"
+    return install_datadir(tmp_path_factory.mktemp("mariadb-template") / "data")
+
+
+def install_datadir(root: Path) -> Path:
     subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={root}", "--user=root",
                     "--auth-root-authentication-method=normal", "--skip-test-db"],
                    check=True, capture_output=True)
@@ -230,8 +233,8 @@ def file_hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def box(tmp_path: Path, mariadb_template: Path) -> Iterator[Box]:
+def new_box(tmp_path: Path, mariadb_template: Path) -> Box:
+    """The stand-in docker, the logging restic shim and the in-container client wrappers."""
     b = Box(tmp_path, mariadb_template)
     bindir = tmp_path / "bin"
     incont = b.fake / "in-container"
@@ -243,6 +246,12 @@ def box(tmp_path: Path, mariadb_template: Path) -> Iterator[Box]:
         (incont / tool).write_text(CLIENT_WRAPPER.format(tool=tool))
     for f in [bindir / "docker", bindir / "restic", *incont.iterdir()]:
         f.chmod(0o755)
+    return b
+
+
+@pytest.fixture
+def box(tmp_path: Path, mariadb_template: Path) -> Iterator[Box]:
+    b = new_box(tmp_path, mariadb_template)
     try:
         yield b
     finally:
