@@ -28,8 +28,8 @@ from components.config import BackupConfig  # noqa: E402
 from tests.integration.backup_env import Box, install_datadir, new_box  # noqa: E402
 
 PASSWORD = "bench-restic-password"
-WORDS = ("wordpress site post content block theme plugin media gallery comment author tag "
-         "category page draft revision excerpt").split()
+WORDS = ("wordpress", "site", "post", "content", "block", "theme", "plugin", "media", "gallery",
+         "comment", "author", "tag", "category", "page", "draft", "revision", "excerpt")
 
 
 def du(path: Path) -> int:
