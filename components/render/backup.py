@@ -136,7 +136,10 @@ def install(backup: BackupConfig) -> BoxCommand:
           fi
         done
         if ! command -v "$RESTIC" >/dev/null; then
-          DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 restic
+          apt_install() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 restic
+          }
+          apt_install || { apt-get update -q && apt_install; }
           echo "$PROG: installed restic"; changed=1
         fi
         mkdir -p -m 0700 "$CONF_DIR"; chmod 0700 "$CONF_DIR"

@@ -139,10 +139,11 @@ def backup_program(backup: BackupConfig) -> str:
         for site in "${sites[@]}"; do [[ $site =~ $SITE_RE ]] || die "bad site name: $site"; done
         [ "${#sites[@]}" -gt 0 ] || { echo "$PROG: no site to back up"; exit 0; }
 
-        # the run's time: one tag pairs a site's db and files snapshots (BACKUP_TIME: tests)
-        when=${BACKUP_TIME:-$(date -u '+%%Y-%%m-%%d %%H:%%M:%%S')}
-        run=$(date -u -d "$when" +%%Y%%m%%dT%%H%%M%%SZ)
-        timeargs=(--time "$(date -u -d "$when" '+%%Y-%%m-%%d %%H:%%M:%%S')")
+        # the run's time: one tag pairs a site's db and files snapshots (BACKUP_TIME, in UTC:
+        # tests). restic reads --time in the box's local time zone, the run tag is UTC.
+        epoch=$(date -u -d "${BACKUP_TIME:-now}" +%%s)
+        run=$(date -u -d "@$epoch" +%%Y%%m%%dT%%H%%M%%SZ)
+        timeargs=(--time "$(date -d "@$epoch" '+%%Y-%%m-%%d %%H:%%M:%%S')")
         work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
         if ! open_repo; then
           for site in "${sites[@]}"; do

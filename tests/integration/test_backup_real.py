@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,26 +75,33 @@ def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     repo = box.root / "repo"
     box.install(config(repo), PASSWORD)
     box.init_repo(repo, PASSWORD)
-    before_db, before_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    first_db, first_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
 
-    r = box.run("wpfleet-backup")
+    # a box in another time zone: restic reads --time as local time, the run tag is UTC
+    r = box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00", TZ="Europe/Paris")
     assert r.returncode == 0, r.stderr
     assert "blog: backed up" in r.stdout
+    assert {datetime.fromisoformat(str(s["time"])) for s in snapshots(box, repo)} == {
+        datetime(2026, 3, 1, 3, 0, tzinfo=UTC)}
     status = box.status("blog")
-    assert status["result"] == "ok" and status["db_snapshot"] and status["files_snapshot"]
+    assert status["result"] == "ok" and status["run"] == "20260301T030000Z"
     assert oct((box.state / "blog.status").stat().st_mode & 0o777) == "0o644"
     tags = sorted(tuple(map(str, s["tags"])) for s in snapshots(box, repo))  # type: ignore[call-overload]
-    run = f"run={status['run']}"
-    assert tags == [("site=blog", "db", run), ("site=blog", "files", run)]
+    assert tags == [("site=blog", "db", "run=20260301T030000Z"),
+                    ("site=blog", "files", "run=20260301T030000Z")]
     dump = box.restic(repo, "dump", status["db_snapshot"], "/blog-db.sql").stdout
     assert "-- Dump completed" in dump and "CREATE DATABASE" not in dump
 
     mutate(box, "blog")
-    assert box.dbs["blog"].fingerprint() != before_db
-    r = box.run("wpfleet-restore", "blog")
+    second_db, second_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    assert second_db != first_db and second_files != first_files
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-02 03:00:00").returncode == 0
+    box.dbs["blog"].sql("DROP TABLE wp_options")  # and then it gets worse
+
+    r = box.run("wpfleet-restore", "blog", "20260301T030000Z")  # a given run
     assert r.returncode == 0, r.stderr
-    assert box.dbs["blog"].fingerprint() == before_db  # wp_evil is gone too
-    assert file_hashes(box.html("blog")) == before_files  # shell.php removed, photo back
+    assert box.dbs["blog"].fingerprint() == first_db  # wp_evil is gone too
+    assert file_hashes(box.html("blog")) == first_files  # shell.php removed, photo back
     # the replicas were stopped during the restore and started again
     log = (box.fake / "docker.log").read_text()
     assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-1" in log
@@ -103,6 +111,15 @@ def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     prev = box.html("blog").parent / "before-restore"
     assert (prev / "files/wp-content/uploads/shell.php").exists()
     assert "wp_evil" in (prev / "db.sql").read_text()
+
+    assert box.run("wpfleet-restore", "blog").returncode == 0  # latest = the second run
+    assert box.dbs["blog"].fingerprint() == second_db
+    assert file_hashes(box.html("blog")) == second_files
+    r = box.run("wpfleet-restore", "blog", status["db_snapshot"])  # by snapshot ID
+    assert r.returncode == 0, r.stderr
+    assert box.dbs["blog"].fingerprint() == first_db
+    listing = box.run("wpfleet-restore", "--list", "blog")
+    assert "run=20260301T030000Z" in listing.stdout and "run=20260302T030000Z" in listing.stdout
     assert_no_secret_on_argv(box)
 
 
@@ -127,30 +144,6 @@ def test_restore_into_a_new_site_name_for_staging(box: Box) -> None:
     # staging's own DB user keeps its grants after DROP/CREATE DATABASE
     grants = box.dbs["staging"].sql("SHOW GRANTS FOR wordpress@localhost")
     assert "`wordpress`.*" in grants
-
-
-def test_restore_a_given_run_or_snapshot(box: Box) -> None:
-    box.add_site("blog")
-    seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
-    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
-    first = box.dbs["blog"].fingerprint()
-    first_db_id = box.status("blog")["db_snapshot"]
-    mutate(box, "blog")
-    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-02 03:00:00").returncode == 0
-    second = box.dbs["blog"].fingerprint()
-
-    assert box.run("wpfleet-restore", "blog", "20260301T030000Z").returncode == 0
-    assert box.dbs["blog"].fingerprint() == first
-    assert box.run("wpfleet-restore", "blog").returncode == 0  # latest = the second run
-    assert box.dbs["blog"].fingerprint() == second
-    r = box.run("wpfleet-restore", "blog", first_db_id)  # by snapshot ID
-    assert r.returncode == 0, r.stderr
-    assert box.dbs["blog"].fingerprint() == first
-    listing = box.run("wpfleet-restore", "--list", "blog")
-    assert "run=20260301T030000Z" in listing.stdout and "run=20260302T030000Z" in listing.stdout
 
 
 def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
