@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,6 +156,18 @@ def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> Non
     assert box.run("wpfleet-backup").returncode == 0
     mutate(box, "blog")
     live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    # a run whose dump was cut short (no "-- Dump completed" line) is refused before any change
+    run = "run=20260101T000000Z"
+    subprocess.run(["restic", "-r", str(repo), "backup", "--stdin", "--stdin-filename",
+                    "blog-db.sql", "--tag", f"site=blog,db,{run}"], input="DROP TABLE wp_posts;\n",
+                   text=True, check=True, capture_output=True, env=box.env(
+                       RESTIC_PASSWORD_FILE=str(box.conf / "restic.password")))
+    subprocess.run(["restic", "-r", str(repo), "backup", "--tag", f"site=blog,files,{run}", "."],
+                   cwd=box.html("blog"), check=True, capture_output=True,
+                   env=box.env(RESTIC_PASSWORD_FILE=str(box.conf / "restic.password")))
+    r = box.run("wpfleet-restore", "blog", "20260101T000000Z")
+    assert r.returncode != 0 and "incomplete; nothing was changed" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db
     (box.conf / "restic.password").write_text("not-the-password\n")
 
     r = box.run("wpfleet-backup")
