@@ -9,6 +9,7 @@ import pulumi
 from components import config
 from components.apache_balancer import ApacheBalancer, ApacheBalancerArgs
 from components.backend_service import BackendService, BackendServiceArgs
+from components.backup import Backup, BackupArgs
 from components.box import Box, BoxArgs
 from components.box_setup import BoxSetup, BoxSetupArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
@@ -53,6 +54,10 @@ for backend in stack.backends:
         BackendService(backend.name, BackendServiceArgs(
             backend=backend, box=box, image_id=images.id_of(backend.image),
             secret_env=secrets.backend_secrets, after=[setup.preflight]))
+
+if stack.backup is not None and secrets.restic_password is not None:
+    Backup("backup", BackupArgs(stack=stack, box=box, restic_password=secrets.restic_password,
+                                backup_env=secrets.backup_env, after=[setup.preflight]))
 
 apache = ApacheBalancer("apache", ApacheBalancerArgs(
     stack=stack, box=box, after=setup.ready,

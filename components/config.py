@@ -23,8 +23,10 @@ MAX_REPLICAS = 10
 # Names of the secret config keys (the names, not values).
 SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
 ADMIN_PASSWORDS_KEY = "adminPasswords"  # {site: password}; a site not listed gets a generated one
-SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY)
-PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall")
+RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY = "resticPassword", "backupEnv"
+SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY,
+               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY)
+PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup")
 
 
 class ConfigError(pulumi.RunError):
@@ -127,6 +129,19 @@ class FirewallConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BackupConfig:
+    # restic repository (a path on the box, sftp:/s3:/rest:/...); None: it is given as
+    # RESTIC_REPOSITORY in the secret wpfleet:backupEnv (a URL holding credentials)
+    repository: str | None
+    schedule: str = "daily"  # systemd OnCalendar expression for the backup timer
+    keep_daily: int = 7  # retention, applied per site with `restic forget --prune`
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+    check_schedule: str = "weekly"  # OnCalendar for `restic check`
+    check_read_data_subset: str | None = None  # e.g. "5%": also read back part of the data
+
+
+@dataclass(frozen=True, kw_only=True)
 class StackConfig:
     box: BoxConfig
     acme: AcmeConfig = field(default_factory=AcmeConfig)
@@ -135,6 +150,7 @@ class StackConfig:
     backends: tuple[BackendConfig, ...] = ()
     duckdns: DuckDnsConfig | None = None
     firewall: FirewallConfig = field(default_factory=FirewallConfig)
+    backup: BackupConfig | None = None
 
     @property
     def tls_hosts(self) -> tuple[SiteConfig | BackendConfig, ...]:
@@ -152,6 +168,8 @@ class Secrets:
     backend_secrets: pulumi.Output[Any] | None
     # configured WordPress admin passwords by site name (secret Outputs); others are generated
     admin_passwords: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    restic_password: pulumi.Output[str] | None = None
+    backup_env: pulumi.Output[Any] | None = None  # {NAME: value} for restic (S3 keys, ...)
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -187,6 +205,9 @@ def load() -> tuple[StackConfig, Secrets]:
         backend_secrets=cfg.get_secret_object("backendSecrets")
         if any(b.secret_env for b in stack.backends) else None,
         admin_passwords=_admin_passwords(cfg, raw.get(ADMIN_PASSWORDS_KEY)),
+        restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup else None,
+        backup_env=cfg.get_secret_object(BACKUP_ENV_KEY)
+        if stack.backup and BACKUP_ENV_KEY in raw else None,
     )
     return stack, secrets
 
@@ -194,7 +215,9 @@ def load() -> tuple[StackConfig, Secrets]:
 def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
     """A problem for each secret this stack needs but `present` lacks (`up` and render alike)."""
     needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
-              (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)))
+              (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)),
+              (RESTIC_PASSWORD_KEY, stack.backup is not None),
+              (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None))
     return [f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
             f"`{set_secret_hint(stack, key)}`" for key, need in needed if need and key not in present]
 
@@ -231,6 +254,6 @@ def _decode(value: Any) -> Any:
 
 
 __all__ = [
-    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
+    "AcmeConfig", "ApacheConfig", "BackendConfig", "BackupConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
     "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
 ]

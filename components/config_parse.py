@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components import checks
+from components import checks, config_backup
 from components.checks import Problems, take, unknown_keys
 from components.config import (
     ADMIN_PASSWORDS_KEY,
@@ -43,10 +43,12 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
                 if (b := _backend(p, i, r))]
     duck = _duckdns(p, raw) if raw.get("duckdns") is not None else None
     firewall = _firewall(p, _mapping(p, raw, "firewall"))
+    backup = config_backup.parse(p, raw["backup"]) if raw.get("backup") is not None else None
     if box is None:
         raise ConfigError(p.items)
     stack = StackConfig(box=box, acme=acme, apache=apache, sites=tuple(s for _, s in sites),
-                        backends=tuple(b for _, b in backends), duckdns=duck, firewall=firewall)
+                        backends=tuple(b for _, b in backends), duckdns=duck, firewall=firewall,
+                        backup=backup)
     _cross_checks(p, stack, [i for i, _ in sites], [i for i, _ in backends])
     install_checks(p, stack, [i for i, _ in sites], raw.get(ADMIN_PASSWORDS_KEY))
     if p:

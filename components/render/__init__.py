@@ -43,11 +43,11 @@ class BoxPlan:
 
 def plan(stack: StackConfig) -> BoxPlan:
     """Everything the stack puts on the box, in the order the stack applies it."""
-    from components.render import apache, box, certbot, wordpress
+    from components.render import apache, backup, box, certbot, wordpress
 
     files: dict[str, str] = {}
     commands: list[BoxCommand] = []
-    for module in (box, wordpress, apache, certbot):
+    for module in (box, wordpress, apache, certbot, backup):
         files.update(module.files(stack))
         commands.extend(module.commands(stack))
     names = [c.name for c in commands]

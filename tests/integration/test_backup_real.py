@@ -1,0 +1,248 @@
+"""wpfleet-backup / wpfleet-restore for real: MariaDB dumps, a restic repository, restores.
+
+See backup_env.py: real mariadbd per site, real restic, a `docker` stand-in that runs the
+dump inside the "container" environment. Data is created, backed up, changed and deleted,
+restored, and compared by row counts + CHECKSUM TABLE and by file hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from components.config import BackupConfig
+from tests.integration.backup_env import SKIP, Box, box, file_hashes, mariadb_template
+
+pytestmark = [pytest.mark.integration, SKIP]
+__all__ = ["box", "mariadb_template"]  # fixtures
+
+PASSWORD = "restic-pw-Zq81-correct-horse"
+
+
+def seed(b: Box, site: str) -> None:
+    db = b.dbs[site]
+    db.sql("CREATE TABLE wp_posts (ID BIGINT PRIMARY KEY AUTO_INCREMENT, post_title TEXT, "
+           "post_content LONGTEXT, post_date DATETIME) ENGINE=InnoDB;"
+           "CREATE TABLE wp_options (option_name VARCHAR(191) PRIMARY KEY, option_value TEXT) "
+           "ENGINE=InnoDB;"
+           "INSERT INTO wp_options VALUES ('siteurl', 'https://blog.example.org'), "
+           "('blogname', 'Blog \\'quoted\\' é ✓');"
+           "INSERT INTO wp_posts (post_title, post_content, post_date) "
+           "SELECT CONCAT('Post ', seq), REPEAT(CONCAT('Body of post ', seq, '. '), 40), "
+           "'2026-01-01' + INTERVAL seq HOUR FROM seq_1_to_500;")
+    html = b.html(site)
+    (html / "wp-content/uploads/2026/01").mkdir(parents=True)
+    (html / "wp-config.php").write_text("<?php // from the image\n")
+    (html / "wp-content/uploads/2026/01/photo.jpg").write_bytes(os.urandom(200_000))
+    (html / "wp-content/uploads/2026/01/notes.txt").write_text("hello\n" * 1000)
+    (html / ".htaccess").write_text("# BEGIN WordPress\n")
+
+
+def mutate(b: Box, site: str) -> None:
+    b.dbs[site].sql("DELETE FROM wp_posts WHERE ID > 400; UPDATE wp_options SET option_value="
+                    "'hacked' WHERE option_name='blogname';"
+                    "INSERT INTO wp_posts (post_title) VALUES ('spam');"
+                    "CREATE TABLE wp_evil (x INT); INSERT INTO wp_evil VALUES (1);")
+    html = b.html(site)
+    (html / "wp-content/uploads/2026/01/photo.jpg").unlink()
+    (html / "wp-content/uploads/2026/01/notes.txt").write_text("defaced\n")
+    (html / "wp-content/uploads/shell.php").write_text("<?php system($_GET['c']);\n")
+
+
+def config(repo: Path, **kw: int) -> BackupConfig:
+    return BackupConfig(repository=str(repo), **kw)  # type: ignore[arg-type]
+
+
+def snapshots(b: Box, repo: Path, *args: str) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = json.loads(b.restic(repo, "snapshots", "--json", *args).stdout)
+    return out
+
+
+def assert_no_secret_on_argv(b: Box) -> None:
+    logs = b.logs()
+    assert "restic snapshots" in logs or "restic backup" in logs  # the log did record calls
+    for secret in (PASSWORD, *(db.root_password for db in b.dbs.values())):
+        assert secret not in logs
+
+
+def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    first_db, first_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+
+    # a box in another time zone: restic reads --time as local time, the run tag is UTC
+    r = box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00", TZ="Europe/Paris")
+    assert r.returncode == 0, r.stderr
+    assert "blog: backed up" in r.stdout
+    assert {datetime.fromisoformat(str(s["time"])) for s in snapshots(box, repo)} == {
+        datetime(2026, 3, 1, 3, 0, tzinfo=UTC)}
+    status = box.status("blog")
+    assert status["result"] == "ok" and status["run"] == "20260301T030000Z"
+    assert oct((box.state / "blog.status").stat().st_mode & 0o777) == "0o644"
+    tags = sorted(tuple(map(str, s["tags"])) for s in snapshots(box, repo))  # type: ignore[call-overload]
+    assert tags == [("site=blog", "db", "run=20260301T030000Z"),
+                    ("site=blog", "files", "run=20260301T030000Z")]
+    dump = box.restic(repo, "dump", status["db_snapshot"], "/blog-db.sql").stdout
+    assert "-- Dump completed" in dump and "CREATE DATABASE" not in dump
+
+    mutate(box, "blog")
+    second_db, second_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    assert second_db != first_db and second_files != first_files
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-02 03:00:00").returncode == 0
+    box.dbs["blog"].sql("DROP TABLE wp_options")  # and then it gets worse
+
+    r = box.run("wpfleet-restore", "blog", "20260301T030000Z")  # a given run
+    assert r.returncode == 0, r.stderr
+    assert box.dbs["blog"].fingerprint() == first_db  # wp_evil is gone too
+    assert file_hashes(box.html("blog")) == first_files  # shell.php removed, photo back
+    # the replicas were stopped during the restore and started again
+    log = (box.fake / "docker.log").read_text()
+    assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-1" in log
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
+    # what was live before the restore is kept beside the volume
+    prev = box.html("blog").parent / "before-restore"
+    assert (prev / "files/wp-content/uploads/shell.php").exists()
+    assert "wp_evil" in (prev / "db.sql").read_text()
+
+    assert box.run("wpfleet-restore", "blog").returncode == 0  # latest = the second run
+    assert box.dbs["blog"].fingerprint() == second_db
+    assert file_hashes(box.html("blog")) == second_files
+    r = box.run("wpfleet-restore", "blog", status["db_snapshot"])  # by snapshot ID
+    assert r.returncode == 0, r.stderr
+    assert box.dbs["blog"].fingerprint() == first_db
+    listing = box.run("wpfleet-restore", "--list", "blog")
+    assert "run=20260301T030000Z" in listing.stdout and "run=20260302T030000Z" in listing.stdout
+    assert_no_secret_on_argv(box)
+
+
+def test_restore_into_a_new_site_name_for_staging(box: Box) -> None:
+    box.add_site("blog")
+    box.add_site("staging", replicas=1)
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup", "blog").returncode == 0
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    (box.html("staging") / "index.php").write_text("staging's own\n")
+
+    r = box.run("wpfleet-restore", "--to", "staging", "blog", "latest")
+    assert r.returncode == 0, r.stderr
+    assert box.dbs["staging"].fingerprint() == live_db
+    assert file_hashes(box.html("staging")) == live_files
+    # the source site was not touched, nor stopped
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert "stop wpfleet-blog" not in (box.fake / "docker.log").read_text()
+    # staging's own DB user keeps its grants after DROP/CREATE DATABASE
+    grants = box.dbs["staging"].sql("SHOW GRANTS FOR wordpress@localhost")
+    assert "`wordpress`.*" in grants
+
+
+def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup").returncode == 0
+    mutate(box, "blog")
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    # a run whose dump was cut short (no "-- Dump completed" line) is refused before any change
+    run = "run=20260101T000000Z"
+    subprocess.run(["restic", "-r", str(repo), "backup", "--stdin", "--stdin-filename",
+                    "blog-db.sql", "--tag", f"site=blog,db,{run}"], input="DROP TABLE wp_posts;\n",
+                   text=True, check=True, capture_output=True, env=box.env(
+                       RESTIC_PASSWORD_FILE=str(box.conf / "restic.password")))
+    subprocess.run(["restic", "-r", str(repo), "backup", "--tag", f"site=blog,files,{run}", "."],
+                   cwd=box.html("blog"), check=True, capture_output=True,
+                   env=box.env(RESTIC_PASSWORD_FILE=str(box.conf / "restic.password")))
+    r = box.run("wpfleet-restore", "blog", "20260101T000000Z")
+    assert r.returncode != 0 and "incomplete; nothing was changed" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db
+    (box.conf / "restic.password").write_text("not-the-password\n")
+
+    r = box.run("wpfleet-backup")
+    assert r.returncode != 0
+    assert "wrong password" in r.stderr and "wpfleet:resticPassword" in r.stderr
+    assert box.status("blog")["result"] == "failed"
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0
+    assert "wrong password" in r.stderr and "nothing was changed" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert file_hashes(box.html("blog")) == live_files
+    assert "docker stop" not in (box.fake / "docker.log").read_text()
+
+
+def test_unreachable_repository_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    # nothing listens on port 1 of this network namespace: ssh (sftp) is refused at once
+    box.install(BackupConfig(repository="sftp://nobody@127.0.0.1:1//srv/restic"), PASSWORD)
+    live_db = box.dbs["blog"].fingerprint()
+    r = box.run("wpfleet-backup", SSH_AUTH_SOCK="")
+    assert r.returncode != 0
+    assert "cannot reach the restic repository sftp://nobody@127.0.0.1:1//srv/restic" in r.stderr
+    assert box.status("blog")["result"] == "failed"
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0 and "nothing was changed" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert "docker" not in box.logs()  # the repository is checked before anything else
+    # a local repository that was never initialised says so
+    box.install(config(box.root / "nowhere"), PASSWORD)
+    r = box.run("wpfleet-backup")
+    assert r.returncode != 0 and "no restic repository at" in r.stderr
+
+
+def test_failed_dump_leaves_no_snapshot_and_is_reported(box: Box) -> None:
+    box.add_site("blog")
+    box.add_site("shop", replicas=1)
+    seed(box, "blog")
+    seed(box, "shop")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    # the shop container's root password no longer matches its server: the dump fails
+    (box.fake / "containers/wpfleet-shop-db/root_password").write_text("wrong")
+    r = box.run("wpfleet-backup")
+    assert r.returncode != 0
+    assert "shop: FAILED: database dump failed" in r.stderr and "Access denied" in r.stderr
+    assert box.status("shop")["result"] == "failed"
+    assert box.status("blog")["result"] == "ok"  # one bad site does not stop the others
+    assert {t for s in snapshots(box, repo) for t in s["tags"]  # type: ignore[attr-defined]
+            if str(t).startswith("site=")} == {"site=blog"}
+
+
+def test_retention_keeps_exactly_the_configured_snapshots(box: Box) -> None:
+    box.add_site("blog", replicas=1)
+    box.add_site("old", replicas=1)
+    repo = box.root / "repo"
+    box.install(config(repo, keep_daily=3, keep_weekly=2, keep_monthly=2), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    for site in ("blog", "old"):
+        (box.html(site) / "index.php").write_text("<?php\n")
+    # a site that is later removed from the config: its snapshots must stay untouched
+    assert box.run("wpfleet-backup", "old", BACKUP_TIME="2025-06-01 03:00:00").returncode == 0
+    runs = ["2026-01-10 03:00:00", "2026-02-10 03:00:00", "2026-03-20 03:00:00",
+            "2026-03-25 03:00:00", "2026-03-28 03:00:00", "2026-03-29 03:00:00",
+            "2026-03-30 15:00:00"]
+    for when in runs:
+        r = box.run("wpfleet-backup", "blog", BACKUP_TIME=when)
+        assert r.returncode == 0, r.stderr
+    # 2026-03-30 is a Monday (ISO week 14); 03-25..03-29 are week 13, 03-20 week 12.
+    # daily 3: 03-30, 03-29, 03-28; weekly 2: 03-30 (wk 14), 03-29 (wk 13);
+    # monthly 2: 03-30 (March), 02-10 (February). Gone: 03-25, 03-20, 01-10
+    expected = ["2026-02-10T03:00:00Z", "2026-03-28T03:00:00Z", "2026-03-29T03:00:00Z",
+                "2026-03-30T15:00:00Z"]
+    for kind in ("db", "files"):
+        kept = sorted(str(s["time"]) for s in snapshots(box, repo, "--tag", f"site=blog,{kind}"))
+        assert kept == expected, kind
+    assert len(snapshots(box, repo, "--tag", "site=old")) == 2
