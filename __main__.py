@@ -15,6 +15,7 @@ from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
+from components.wp_tools import WpTools, WpToolsArgs, smtp_password_for
 
 # Thousands of long-lived Output objects make the default GC rescan them over and over
 # (measured: ms per site grew with the number of sites); collect young objects less often.
@@ -32,13 +33,17 @@ refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
 refs += [b.image for b in stack.backends if b.image]
 images = Images("images", ImagesArgs(refs=tuple(refs), box=box, after=(setup.preflight,)))
 
+tools = WpTools("wp-tools", WpToolsArgs(stack=stack, box=box, after=(setup.preflight,)))
 sites: dict[str, WordPressSite] = {}
 for site in stack.sites:
     network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))
     sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
         site=site, box=box, network=network,
         wordpress_image_id=images.id_of(site.wordpress_image),
-        mariadb_image_id=images.id_of(site.mariadb_image)))
+        mariadb_image_id=images.id_of(site.mariadb_image),
+        after=(tools.site_files[site.name],),
+        smtp_password=smtp_password_for(site, secrets.smtp_passwords)))
+    tools.cron(site, sites[site.name].replicas)
 
 for backend in stack.backends:
     if backend.image:

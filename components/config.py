@@ -21,7 +21,8 @@ MAX_REPLICAS = 10
 # Keys that hold secrets: never inside a structured value, always `pulumi config set --secret`.
 # Names of the secret config keys (the names, not values).
 SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
-SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY)
+SMTP_PASSWORD_KEY = "smtpPassword"  # noqa: S105 - {site: password} (or one string for every site)
+SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, SMTP_PASSWORD_KEY)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall")
 
 
@@ -66,6 +67,22 @@ class ApacheConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PhpConfig:
+    upload_max_mb: int = 64  # upload_max_filesize; post_max_size and Apache's body limit follow
+    memory_limit_mb: int = 256  # memory_limit (at most the replica's memoryMb)
+    max_execution_seconds: int = 60  # max_execution_time and max_input_time
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpConfig:
+    host: str  # the relay WordPress sends through
+    port: int = 587  # 465 = implicit TLS, anything else STARTTLS (when tls is true)
+    user: str | None = None  # SMTP AUTH user; its password is the secret wpfleet:smtpPassword
+    from_address: str  # envelope and From: address of every mail WordPress sends
+    tls: bool = True  # false only for a relay on a trusted network (no encryption at all)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     name: str  # [a-z][a-z0-9-]{0,30}, unique across sites and backends
     domain: str
@@ -78,6 +95,10 @@ class SiteConfig:
     mariadb_image: str = MARIADB_IMAGE
     memory_mb: int = 512  # per WordPress replica
     db_memory_mb: int = 512
+    php: PhpConfig = field(default_factory=PhpConfig)  # per-site PHP settings (an ini file)
+    cron_minutes: int = 5  # box timer running due WP-Cron events; 0 = WordPress's own pseudo-cron
+    smtp: SmtpConfig | None = None  # outgoing mail; None: mail does not leave the box
+    wp_config: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra wp-config constants
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -144,6 +165,7 @@ class Secrets:
     ssh_private_key: pulumi.Output[str] | None
     duckdns_token: pulumi.Output[str] | None
     backend_secrets: pulumi.Output[Any] | None
+    smtp_passwords: pulumi.Output[Any] | None = None  # wpfleet:smtpPassword
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -171,7 +193,8 @@ def load() -> tuple[StackConfig, Secrets]:
     stack = parse(raw, secret_keys)
     missing = [key for key, needed in (
         ("sshPrivateKey", not stack.box.local), ("duckdnsToken", stack.duckdns is not None),
-        ("backendSecrets", any(b.secret_env for b in stack.backends))) if needed and key not in raw]
+        ("backendSecrets", any(b.secret_env for b in stack.backends)),
+        (SMTP_PASSWORD_KEY, _needs_smtp_password(stack))) if needed and key not in raw]
     if missing:
         raise ConfigError([f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
                            f"`pulumi config set --secret {NAMESPACE}:{key} ...`" for key in missing])
@@ -181,8 +204,15 @@ def load() -> tuple[StackConfig, Secrets]:
         duckdns_token=cfg.require_secret("duckdnsToken") if stack.duckdns else None,
         backend_secrets=cfg.get_secret_object("backendSecrets")
         if any(b.secret_env for b in stack.backends) else None,
+        # raw text (one password, or a JSON map by site): decoded per site, still secret
+        smtp_passwords=cfg.require_secret(SMTP_PASSWORD_KEY)
+        if _needs_smtp_password(stack) else None,
     )
     return stack, secrets
+
+
+def _needs_smtp_password(stack: StackConfig) -> bool:
+    return any(s.smtp is not None and s.smtp.user is not None for s in stack.sites)
 
 
 def _decode(value: Any) -> Any:
@@ -197,5 +227,5 @@ def _decode(value: Any) -> Any:
 
 __all__ = [
     "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
-    "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
+    "FirewallConfig", "PhpConfig", "Secrets", "SmtpConfig", "SiteConfig", "StackConfig", "load", "parse",
 ]

@@ -21,6 +21,7 @@ from components.config import (
     SiteConfig,
     StackConfig,
 )
+from components.config_wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
 
@@ -154,7 +155,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         p.add(k, raw, "must be a mapping with name, domain and port")
         return None
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
-                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb"})
+                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
+                             *SITE_KEYS})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -182,13 +184,14 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
             p.add(f"{k}.{f}", mb, "must be between 64 and 65536 (megabytes)")
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
+    extras = site_extras(p, k, raw, memory["memoryMb"])
     if len(p.items) > before or name is None or domain is None or port is None:
         return None
     return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
                       replicas=replicas, tls=tls, sticky=sticky,
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
-                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"])
+                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"], **extras)
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:
