@@ -33,7 +33,7 @@ refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
 refs += [b.image for b in stack.backends if b.image]
 images = Images("images", ImagesArgs(refs=tuple(refs), box=box, after=(setup.preflight,)))
 
-tools = WpTools("wp-tools", WpToolsArgs(stack=stack, box=box, after=(setup.preflight,)))
+tools = WpTools("wordpress-tools", WpToolsArgs(stack=stack, box=box, after=(setup.preflight,)))
 sites: dict[str, WordPressSite] = {}
 for site in stack.sites:
     network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))

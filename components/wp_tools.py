@@ -55,7 +55,7 @@ class WpToolsArgs:
 
 
 class WpTools(pulumi.ComponentResource):
-    tools: pulumi.Resource  # the `wp-tools` command
+    tools: pulumi.Resource | None  # the `wp-tools` command (None: no site on the box)
     site_files: dict[str, pulumi.Resource]  # site name -> its `wp-site-<site>` command
 
     def __init__(self, name: str, args: WpToolsArgs,
@@ -63,7 +63,8 @@ class WpTools(pulumi.ComponentResource):
         super().__init__("wpfleet:index:WpTools", name, None, opts)
         self._box = args.box
         after = list(args.after)
-        self.tools = args.box.run(wp_tools.tools_command(), parent=self, depends_on=after)
+        self.tools = args.box.run(wp_tools.tools_command(), parent=self, depends_on=after) \
+            if args.stack.sites else None
         self.site_files = {s.name: args.box.run(wp_tools.site_command(s), parent=self,
                                                 depends_on=after) for s in args.stack.sites}
         self.register_outputs({"sites": sorted(self.site_files)})
@@ -73,4 +74,4 @@ class WpTools(pulumi.ComponentResource):
         if not site.cron_minutes:
             return None
         return self._box.run(wp_tools.cron_command(site), parent=self,
-                             depends_on=[self.tools, *replicas])
+                             depends_on=[*filter(None, [self.tools]), *replicas])
