@@ -162,7 +162,10 @@ class WordPressSite(pulumi.ComponentResource):
                     tests=["CMD", "curl", "-fsS", "-o", "/dev/null",
                            "http://127.0.0.1/wp-login.php"],
                     interval="30s", timeout="10s", retries=3, start_period="60s"),
-                memory=site.memory_mb, labels=labels(site.name, "wordpress"),
+                memory=site.memory_mb,
+                # the digest of the mounted ini/mail plugin: a change re-creates the replica
+                labels=[*labels(site.name, "wordpress"), docker.ContainerLabelArgs(
+                    label="org.wpfleet.files", value=wp_php.files_digest(site))],
                 opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
 
         scheme = "https" if site.tls else "http"

@@ -64,7 +64,8 @@ def test_apache_body_limit_matches_post_max_size() -> None:
          "php": {"uploadMaxMb": 100}}], "acme": {"email": "a@example.org"}})
     conf = apache.site_conf(stack, stack.sites[0])
     # in both vhosts (HTTP before the certificate, HTTPS after), before the proxying
-    rule = (f'    RewriteCond expr "%{{HTTP:Content-Length}} -gt {108 * 1024 * 1024}"\n'
+    rule = ("    RewriteCond %{REQUEST_URI} !^/\\.well\\-known/acme\\-challenge/\n"
+            f'    RewriteCond expr "%{{HTTP:Content-Length}} -gt {108 * 1024 * 1024}"\n'
             "    RewriteRule ^ - [R=413,L]\n")
     assert conf.count(rule) == 2
     assert conf.index(rule) < conf.index("ProxyPass / ")

@@ -89,3 +89,18 @@ def test_no_sites_no_tools() -> None:
     c["sites"] = []
     names = {r.name for r in run_stack(c).of_type(COMMAND)}
     assert not any(n.startswith("wp-") for n in names)
+
+
+def test_a_php_or_mail_change_recreates_only_that_sites_replicas(graph: Graph) -> None:
+    def digest(g: Graph, name: str) -> str:
+        return next(x["value"] for x in g.get(name).inputs["labels"]
+                    if x["label"] == "org.wpfleet.files")
+
+    changed = config()
+    changed["sites"][0]["php"] = {"uploadMaxMb": 33}
+    after = run_stack(changed, secrets={**SECRETS, "smtpPassword": json.dumps(SMTP_PW)})
+    # labels force a new container (the provider cannot update them): PHP re-reads its ini
+    assert digest(after, "blog-wp-0") != digest(graph, "blog-wp-0")
+    assert digest(after, "blog-wp-1") == digest(after, "blog-wp-0")
+    assert digest(after, "shop-wp-0") == digest(graph, "shop-wp-0")
+    assert after.get("shop-wp-0").inputs == graph.get("shop-wp-0").inputs

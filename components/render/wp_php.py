@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from components.config import SiteConfig
 
 PHP_DIR = "/etc/wpfleet/php"
@@ -37,6 +40,13 @@ def site_mounts(site: SiteConfig) -> list[tuple[str, str]]:
     return [(ini_path(site), INI_IN_CONTAINER), (mail_path(site), MAIL_IN_CONTAINER)]
 
 
+def files_digest(site: SiteConfig) -> str:
+    """Names the content of the mounted files: a replica labelled with it is re-created when
+    they change (a running PHP keeps its ini, and a bind-mounted file keeps its old inode)."""
+    text = php_ini(site) + mail_plugin(site)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def post_max_mb(site: SiteConfig) -> int:
     return site.php.upload_max_mb + POST_OVERHEAD_MB
 
@@ -59,9 +69,13 @@ def limit_request_body(site: SiteConfig) -> str:
     upload's Content-Length, so it is checked up front; a chunked body (no length) goes through
     and PHP's post_max_size discards what is above it.
     """
+    from components.render.apache import ACME_PATH  # apache.py imports this module
+
     limit = post_max_mb(site) * 1024 * 1024
     return (f"    # request bodies up to PHP's post_max_size ({post_max_mb(site)} MB: "
             f"php.uploadMaxMb + {POST_OVERHEAD_MB}); above: 413, never proxied\n"
+            # like every rewrite of the vhost, it leaves the ACME path alone
+            f"    RewriteCond %{{REQUEST_URI}} !^{re.escape(ACME_PATH)}\n"
             f"    RewriteCond expr \"%{{HTTP:Content-Length}} -gt {limit}\"\n"
             "    RewriteRule ^ - [R=413,L]\n")
 
