@@ -30,8 +30,8 @@ def config_extra(site: SiteConfig) -> str:
     """
     scheme = "https" if site.tls else "http"
     return (
-        f"define('WP_HOME', '{scheme}://{site.domain}');\n"
-        f"define('WP_SITEURL', '{scheme}://{site.domain}');\n"
+        f"defined('WP_HOME') || define('WP_HOME', '{scheme}://{site.domain}');\n"
+        f"defined('WP_SITEURL') || define('WP_SITEURL', '{scheme}://{site.domain}');\n"
         "if (!empty($_SERVER['HTTP_X_FORWARDED_FOR'])) {\n"
         "  $wpfleet_ips = array_map('trim', explode(',', $_SERVER['HTTP_X_FORWARDED_FOR']));\n"
         "  $_SERVER['REMOTE_ADDR'] = end($wpfleet_ips);\n"

@@ -91,11 +91,13 @@ def php_literal(value: str | int | float | bool) -> str:
 
 
 def config_php(site: SiteConfig) -> str:
+    # `defined() ||`: wp-cli's `wp config ...` evaluates wp-config a second time
+    # (docker-library/wordpress#588); a second define() would warn on every such command
     lines = []
     if site.cron_minutes:
-        lines.append(f"define('DISABLE_WP_CRON', true);  // the box runs WP-Cron every "
-                     f"{site.cron_minutes} min (wpfleet-cron-{site.name}.timer)\n")
-    lines += [f"define({php_literal(name)}, {php_literal(value)});\n"
+        lines.append(f"defined('DISABLE_WP_CRON') || define('DISABLE_WP_CRON', true);  "
+                     f"// WP-Cron: wpfleet-cron-{site.name}.timer, every {site.cron_minutes} min\n")
+    lines += [f"defined({php_literal(name)}) || define({php_literal(name)}, {php_literal(value)});\n"
               for name, value in site.wp_config]
     return "".join(lines)
 
