@@ -226,3 +226,19 @@ def test_logrotate_takes_wpfleet_logs_without_clashing_with_debians(tmp_path: Pa
     assert f"considering log {logs}/wpfleet-api-error_log" in wpfleet_part
     assert "error.log" not in wpfleet_part  # Debian's own logs stay Debian's
     assert "14 rotations" in wpfleet_part
+
+
+def test_wpfleet_wp_gets_a_tty_only_from_a_terminal(fake: dict[str, Any]) -> None:
+    if shutil.which("script") is None:
+        pytest.skip("script missing: apt-get install bsdutils")
+    tool = fake["tmp"] / "wpfleet-wp"
+    tool.write_text(wp_tools.wp_script())
+    tool.chmod(0o755)
+    # `script` runs it on a pseudo-terminal, as an operator's ssh session would
+    subprocess.run(["script", "-qec", f"{tool} blog shell", "/dev/null"], env=fake["env"],
+                   capture_output=True, timeout=60, check=True)
+    subprocess.run([str(tool), "blog", "option", "list"], env=fake["env"], capture_output=True,
+                   timeout=60, check=True, stdin=subprocess.DEVNULL)
+    runs = [line for line in argv(fake).splitlines() if line.startswith("run ")]
+    assert runs[0].startswith("run --rm -i -t ") and runs[0].endswith(" wp shell")
+    assert runs[1].startswith("run --rm -i --user") and runs[1].endswith(" wp option list")

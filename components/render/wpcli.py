@@ -25,7 +25,8 @@ def wp_function(image: str = WPCLI_IMAGE) -> str:
     return dedent("""\
         wpfleet_wp() {
           local site=$1; shift
-          local replica="wpfleet-$site-wp-0" envf extra rc=0
+          local replica="wpfleet-$site-wp-0" envf extra rc=0 tty=()
+          if [ -t 0 ] && [ -t 1 ]; then tty=(-t); fi  # interactive: `wp shell`, prompts
           if ! "${DOCKER:-docker}" inspect --type container "$replica" >/dev/null 2>&1; then
             echo "wpfleet: container $replica not found: is site '$site' deployed on this box?" >&2
             return 1
@@ -46,7 +47,7 @@ def wp_function(image: str = WPCLI_IMAGE) -> str:
             "$replica" | sed '1s/^WORDPRESS_CONFIG_EXTRA=//' > "$extra" || true
           chmod 0644 "$extra"
           echo "WORDPRESS_CONFIG_EXTRA_FILE=/run/wpfleet-config-extra.php" >> "$envf"
-          "${DOCKER:-docker}" run --rm -i --user 33:33 --env-file "$envf" \\
+          "${DOCKER:-docker}" run --rm -i "${tty[@]}" --user 33:33 --env-file "$envf" \\
             --volumes-from "$replica" --network "container:$replica" \\
             -v "$extra:/run/wpfleet-config-extra.php:ro" \\
             %(image)s wp "$@" || rc=$?
