@@ -242,3 +242,18 @@ def test_wpfleet_wp_gets_a_tty_only_from_a_terminal(fake: dict[str, Any]) -> Non
     runs = [line for line in argv(fake).splitlines() if line.startswith("run ")]
     assert runs[0].startswith("run --rm -i -t ") and runs[0].endswith(" wp shell")
     assert runs[1].startswith("run --rm -i --user") and runs[1].endswith(" wp option list")
+
+
+def test_wpfleet_logs_follow_prefixes_container_lines(fake: dict[str, Any]) -> None:
+    logs = fake["tmp"] / "logs"
+    logs.mkdir()
+    (logs / "wpfleet-blog-access_log").write_text("GET /old\nGET /new\n")
+    tool = fake["tmp"] / "wpfleet-logs"
+    tool.write_text(wp_tools.logs_script())
+    tool.chmod(0o755)
+    # follows until interrupted: stop it after a moment, as Ctrl-C would (SIGINT)
+    out = subprocess.run(["timeout", "-s", "INT", "3", str(tool), "blog", "-f", "-n", "1"],
+                         env=fake["env"], capture_output=True, text=True, timeout=30)
+    assert "GET /new" in out.stdout and "GET /old" not in out.stdout
+    assert "[wpfleet-blog-wp-0] log line of wpfleet-blog-wp-0" in out.stdout
+    assert "logs -f --tail 1 wpfleet-blog-db" in argv(fake)
