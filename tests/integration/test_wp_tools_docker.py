@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def build_image(sock: Path, tag: str, tools: list[str], files: dict[str, str]) -
 
 
 @pytest.fixture
-def box(dockerd: Path, tmp_path: Path) -> dict[str, Any]:
+def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     config = copy.deepcopy(BASE_CONFIG)
     config["sites"][0].update(smtp={"host": "smtp.example.org", "user": "u@example.org",
                                     "from": "blog@example.org"},
@@ -114,8 +115,9 @@ def box(dockerd: Path, tmp_path: Path) -> dict[str, Any]:
     secrets = [e.split("=", 1)[1] for e in replica["envs"]
                if re.match(r"(WORDPRESS_DB_PASSWORD|WORDPRESS_\w+_(KEY|SALT)|WPFLEET_\w+)=", e)]
     assert SMTP_PW in secrets and len(secrets) == 10
-    return {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
-            "replica": replica}
+    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
+           "replica": replica}
+    docker(dockerd, "rm", "-f", replica["name"], check=False)  # else dockerd waits 10 s on it
 
 
 def test_wpfleet_wp_runs_the_cli_as_the_web_user_with_the_sites_config(box: dict[str, Any]) -> None:
