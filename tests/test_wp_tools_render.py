@@ -257,3 +257,15 @@ def test_wpfleet_logs_follow_prefixes_container_lines(fake: dict[str, Any]) -> N
     assert "GET /new" in out.stdout and "GET /old" not in out.stdout
     assert "[wpfleet-blog-wp-0] log line of wpfleet-blog-wp-0" in out.stdout
     assert "logs -f --tail 1 wpfleet-blog-db" in argv(fake)
+
+
+@pytest.mark.parametrize(("installed", "rc"), [(False, 0), (True, 1)])
+def test_cron_runner_failure_is_only_excused_before_install(
+        fake: dict[str, Any], installed: bool, rc: int) -> None:
+    docker = Path(fake["env"]["PATH"].split(":")[0]) / "docker"
+    # wp fails for `cron`; `core is-installed` answers as WordPress would
+    docker.write_text(FAKE_DOCKER.replace('run) echo "ran wp" ;;', f'''run)
+    case "$*" in *"core is-installed"*) exit {0 if installed else 1} ;; *) exit 1 ;; esac ;;'''))
+    out = bash(wp_tools.cron_runner(), fake["env"], "blog")
+    assert out.returncode == rc, out.stderr
+    assert ("not installed yet" in out.stdout) == (not installed)

@@ -57,7 +57,16 @@ def cron_runner() -> str:
         """) + _SITE_ARG % {"tool": "wp-cron", "usage": "wp-cron SITE"} + wp_function()
         + dedent("""\
         # --due-now: only events whose time has come; nothing due is a quick no-op
-        wpfleet_wp "$site" cron event run --due-now
+        if ! wpfleet_wp "$site" cron event run --due-now; then
+          # a site not installed yet has no events: not a failure of the timer (a missing
+          # container is: wpfleet_wp said so above)
+          if "${DOCKER:-docker}" inspect --type container "wpfleet-$site-wp-0" >/dev/null 2>&1 \
+              && ! wpfleet_wp "$site" core is-installed >/dev/null 2>&1; then
+            echo "wp-cron: WordPress of site $site is not installed yet; nothing to run"
+            exit 0
+          fi
+          exit 1
+        fi
         """))
 
 
