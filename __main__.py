@@ -18,6 +18,7 @@ from components.network import Network, NetworkArgs
 from components.render.wpcli import WPCLI_IMAGE
 from components.wordpress_install import WordPressInstall, WordPressInstallArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
+from components.wp_tools import WpTools, WpToolsArgs, smtp_password_for
 
 # Thousands of long-lived Output objects make the default GC rescan them over and over
 # (measured: ms per site grew with the number of sites); collect young objects less often.
@@ -36,6 +37,7 @@ refs += [b.image for b in stack.backends if b.image]
 refs += [WPCLI_IMAGE] if stack.sites else []  # WordPress's install/upgrade runs wp-cli
 images = Images("images", ImagesArgs(refs=tuple(refs), box=box, after=(setup.preflight,)))
 
+tools = WpTools("wordpress-tools", WpToolsArgs(stack=stack, box=box, after=(setup.preflight,)))
 sites: dict[str, WordPressSite] = {}
 installs: dict[str, WordPressInstall] = {}
 for site in stack.sites:
@@ -43,11 +45,14 @@ for site in stack.sites:
     sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
         site=site, box=box, network=network,
         wordpress_image_id=images.id_of(site.wordpress_image),
-        mariadb_image_id=images.id_of(site.mariadb_image)))
+        mariadb_image_id=images.id_of(site.mariadb_image),
+        after=(tools.site_files[site.name],),
+        smtp_password=smtp_password_for(site, secrets.smtp_passwords)))
     installs[site.name] = WordPressInstall(f"{site.name}-install", WordPressInstallArgs(
         stack=stack, site=site, box=box,
         after=[*sites[site.name].replicas, images.images[WPCLI_IMAGE]],
         admin_password=secrets.admin_passwords.get(site.name)))
+    tools.cron(site, sites[site.name].replicas)
 
 for backend in stack.backends:
     if backend.image:

@@ -24,8 +24,9 @@ MAX_REPLICAS = 10
 SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsToken", "backendSecrets"
 ADMIN_PASSWORDS_KEY = "adminPasswords"  # {site: password}; a site not listed gets a generated one
 RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY = "resticPassword", "backupEnv"
+SMTP_PASSWORD_KEY = "smtpPassword"  # noqa: S105 - {site: password} (or one string for every site)
 SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY,
-               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY)
+               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup")
 
 
@@ -70,6 +71,22 @@ class ApacheConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PhpConfig:
+    upload_max_mb: int = 64  # upload_max_filesize; post_max_size and Apache's body limit follow
+    memory_limit_mb: int = 256  # memory_limit (at most the replica's memoryMb)
+    max_execution_seconds: int = 60  # max_execution_time and max_input_time
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpConfig:
+    host: str  # the relay WordPress sends through
+    port: int = 587  # 465 = implicit TLS, anything else STARTTLS (when tls is true)
+    user: str | None = None  # SMTP AUTH user; its password is the secret wpfleet:smtpPassword
+    from_address: str  # envelope and From: address of every mail WordPress sends
+    tls: bool = True  # false only for a relay on a trusted network (no encryption at all)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     name: str  # [a-z][a-z0-9-]{0,30}, unique across sites and backends
     domain: str
@@ -86,6 +103,10 @@ class SiteConfig:
     title: str | None = None  # site title; defaults to the domain
     admin_user: str = "wpfleet"  # first administrator's login
     admin_email: str | None = None  # defaults to acme.email
+    php: PhpConfig = field(default_factory=PhpConfig)  # per-site PHP settings (an ini file)
+    cron_minutes: int = 5  # box timer running due WP-Cron events; 0 = WordPress's own pseudo-cron
+    smtp: SmtpConfig | None = None  # outgoing mail; None: mail does not leave the box
+    wp_config: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra wp-config constants
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -170,6 +191,7 @@ class Secrets:
     admin_passwords: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     restic_password: pulumi.Output[str] | None = None
     backup_env: pulumi.Output[Any] | None = None  # {NAME: value} for restic (S3 keys, ...)
+    smtp_passwords: pulumi.Output[Any] | None = None  # wpfleet:smtpPassword
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -208,6 +230,9 @@ def load() -> tuple[StackConfig, Secrets]:
         restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup else None,
         backup_env=cfg.get_secret_object(BACKUP_ENV_KEY)
         if stack.backup and BACKUP_ENV_KEY in raw else None,
+        # raw text (one password, or a JSON map by site): decoded per site, still secret
+        smtp_passwords=cfg.require_secret(SMTP_PASSWORD_KEY)
+        if _needs_smtp_password(stack) else None,
     )
     return stack, secrets
 
@@ -217,7 +242,8 @@ def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
     needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
               (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)),
               (RESTIC_PASSWORD_KEY, stack.backup is not None),
-              (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None))
+              (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None),
+              (SMTP_PASSWORD_KEY, _needs_smtp_password(stack)))
     return [f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
             f"`{set_secret_hint(stack, key)}`" for key, need in needed if need and key not in present]
 
@@ -243,6 +269,10 @@ def _admin_passwords(cfg: pulumi.Config, raw: Any) -> dict[str, pulumi.Output[st
     return {name: one(name) for name in raw}
 
 
+def _needs_smtp_password(stack: StackConfig) -> bool:
+    return any(s.smtp is not None and s.smtp.user is not None for s in stack.sites)
+
+
 def _decode(value: Any) -> Any:
     """Structured config values reach the program as JSON strings."""
     if isinstance(value, str) and value[:1] in ("{", "["):
@@ -255,5 +285,5 @@ def _decode(value: Any) -> Any:
 
 __all__ = [
     "AcmeConfig", "ApacheConfig", "BackendConfig", "BackupConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
-    "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
+    "FirewallConfig", "PhpConfig", "Secrets", "SmtpConfig", "SiteConfig", "StackConfig", "load", "parse",
 ]

@@ -24,6 +24,7 @@ from components.config import (
     set_secret_hint,
 )
 from components.config_install import SITE_INSTALL_KEYS, install_checks, site_install
+from components.config_wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
 
@@ -161,7 +162,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         return None
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
                              "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
-                             *SITE_INSTALL_KEYS})
+                             *SITE_INSTALL_KEYS, *SITE_KEYS})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -189,6 +190,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
             p.add(f"{k}.{f}", mb, "must be between 64 and 65536 (megabytes)")
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
+    extras = site_extras(p, k, raw, memory["memoryMb"])
     if len(p.items) > before or name is None or domain is None or port is None:
         return None
     return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
@@ -196,7 +198,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
                       memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
-                      **site_install(p, k, raw))
+                      **site_install(p, k, raw), **extras)
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:

@@ -13,6 +13,7 @@ from components.box import Box
 from components.config import SiteConfig
 from components.go_duration import seconds
 from components.network import Network
+from components.render import wp_php
 
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
               "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
@@ -36,13 +37,13 @@ def config_extra(site: SiteConfig) -> str:
     return (
         "$wpfleet_scheme = (isset($_SERVER['HTTP_X_FORWARDED_PROTO'])\n"
         "  && strpos($_SERVER['HTTP_X_FORWARDED_PROTO'], 'https') !== false) ? 'https' : 'http';\n"
-        f"define('WP_HOME', $wpfleet_scheme . '://{site.domain}');\n"
-        f"define('WP_SITEURL', $wpfleet_scheme . '://{site.domain}');\n"
+        f"defined('WP_HOME') || define('WP_HOME', $wpfleet_scheme . '://{site.domain}');\n"
+        f"defined('WP_SITEURL') || define('WP_SITEURL', $wpfleet_scheme . '://{site.domain}');\n"
         "if (!empty($_SERVER['HTTP_X_FORWARDED_FOR'])) {\n"
         "  $wpfleet_ips = array_map('trim', explode(',', $_SERVER['HTTP_X_FORWARDED_FOR']));\n"
         "  $_SERVER['REMOTE_ADDR'] = end($wpfleet_ips);\n"
         "}\n"
-    )
+    ) + wp_php.config_php(site)  # DISABLE_WP_CRON and the site's wpConfig constants
 
 
 def wordpress_env(site: SiteConfig, db_password: str, salts: dict[str, str]) -> list[str]:
@@ -85,6 +86,9 @@ class WordPressSiteArgs:
     network: Network  # this site's own networks
     wordpress_image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
     mariadb_image_id: pulumi.Input[str]
+    # the command writing the files the replicas mount (PHP ini, mail plugin): wp_php.py
+    after: tuple[pulumi.Resource, ...] = ()
+    smtp_password: pulumi.Output[str] | None = None  # secret; for sites whose smtp has a user
 
 
 class WordPressSite(pulumi.ComponentResource):
@@ -143,10 +147,14 @@ class WordPressSite(pulumi.ComponentResource):
 
         wp_env = _env(db_password, salt_block,
                       lambda pw, block: wordpress_env(site, pw, split_salts(block)))
+        if args.smtp_password is not None:  # read by the mail plugin with getenv()
+            wp_env = pulumi.Output.secret(pulumi.Output.all(wp_env, args.smtp_password).apply(
+                lambda v: [*v[0], f"{wp_php.SMTP_PASSWORD_ENV}={v[1]}"]))
         self.replicas: list[docker.Container] = []
         for i, port in enumerate(site.ports):
             # replica 0 copies WordPress into the shared empty volume; the others wait for it
-            after = [self.db] if i == 0 else [self.replicas[0]]
+            after: list[pulumi.Resource] = [self.db] if i == 0 else [self.replicas[0]]
+            after += args.after
             self.replicas.append(docker.Container(
                 f"{name}-wp-{i}", name=f"wpfleet-{site.name}-wp-{i}",
                 image=args.wordpress_image_id, restart="unless-stopped", envs=wp_env,
@@ -156,7 +164,10 @@ class WordPressSite(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.network.web_network_name),
                     docker.ContainerNetworksAdvancedArgs(name=args.network.db_network_name)],
                 volumes=[docker.ContainerVolumeArgs(volume_name=html_volume.name,
-                                                    container_path="/var/www/html")],
+                                                    container_path="/var/www/html"),
+                         *(docker.ContainerVolumeArgs(host_path=box_path, container_path=path,
+                                                      read_only=True)
+                           for box_path, path in wp_php.site_mounts(site))],
                 healthcheck=docker.ContainerHealthcheckArgs(
                     tests=["CMD", "curl", "-fsS", "-o", "/dev/null",
                            "http://127.0.0.1/wp-login.php"],
@@ -166,7 +177,10 @@ class WordPressSite(pulumi.ComponentResource):
                 # waited for before the other replicas start (they would copy too)
                 wait=True, wait_timeout=WP_WAIT_SECONDS,
                 destroy_grace_seconds=WP_STOP_SECONDS,  # Apache's graceful stop (SIGWINCH)
-                memory=site.memory_mb, labels=labels(site.name, "wordpress"),
+                memory=site.memory_mb,
+                # the digest of the mounted ini/mail plugin: a change re-creates the replica
+                labels=[*labels(site.name, "wordpress"), docker.ContainerLabelArgs(
+                    label="org.wpfleet.files", value=wp_php.files_digest(site))],
                 opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
 
         scheme = "https" if site.tls else "http"

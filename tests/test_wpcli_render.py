@@ -13,12 +13,19 @@ printf '%s\\n' "$*" >> "$LOG"
 case "$1" in
   inspect)
     [ "${@: -1}" = wpfleet-blog-wp-0 ] || exit 1
-    case "$*" in *--format*) printf '%s\\n' WORDPRESS_DB_HOST=db:3306 WORDPRESS_DB_PASSWORD=s3cret \\
-        WORDPRESS_AUTH_KEY=k3y "WORDPRESS_CONFIG_EXTRA=define('A', 1);" PATH=/usr/bin ;; esac ;;
+    case "$*" in
+      *split*) printf "WORDPRESS_CONFIG_EXTRA=define('A', 1);\\ndefine('B', 2);\\n" ;;
+      *--format*) printf '%s\\n' WORDPRESS_DB_HOST=db:3306 WORDPRESS_DB_PASSWORD=s3cret \\
+        WORDPRESS_AUTH_KEY=k3y "WORDPRESS_CONFIG_EXTRA=define('A', 1);" PATH=/usr/bin \\
+        WPFLEET_SMTP_PASSWORD=smtpS3cret ;;
+    esac ;;
   run)
     for a in "$@"; do
       if [ "$prev" = --env-file ]; then
         cp "$a" "$CAPTURED_ENV"; stat -c %a "$a" > "$CAPTURED_ENV.mode"; echo "$a" > "$CAPTURED_ENV.path"
+      fi
+      if [ "$prev" = -v ]; then
+        cp "${a%%:*}" "$CAPTURED_ENV.extra"; stat -c %a "${a%%:*}" > "$CAPTURED_ENV.extra.mode"
       fi
       prev=$a
     done ;;
@@ -44,10 +51,16 @@ def test_runs_pinned_cli_against_replica_zero_with_secrets_only_in_a_0600_file(t
     assert f"{WPCLI_IMAGE} wp option get home" in run_line
     assert "--volumes-from wpfleet-blog-wp-0 --network container:wpfleet-blog-wp-0" in run_line
     assert "--user 33:33" in run_line
-    assert "s3cret" not in argv and "k3y" not in argv  # never on any argv
+    assert "s3cret" not in argv and "k3y" not in argv and "S3cret" not in argv  # never on argv
     env_file = (tmp_path / "env").read_text()
     assert "WORDPRESS_DB_PASSWORD=s3cret" in env_file and "WORDPRESS_AUTH_KEY=k3y" in env_file
-    assert "CONFIG_EXTRA" not in env_file and "PATH=" not in env_file
+    assert "WPFLEET_SMTP_PASSWORD=smtpS3cret" in env_file  # the mail plugin works from wp-cli
+    assert "CONFIG_EXTRA=" not in env_file and "PATH=" not in env_file
+    # the multi-line config extra reaches wp-config.php through a file (no secret in it)
+    assert "WORDPRESS_CONFIG_EXTRA_FILE=/run/wpfleet-config-extra.php" in env_file
+    assert (tmp_path / "env.extra").read_text() == "define('A', 1);\ndefine('B', 2);\n"
+    assert (tmp_path / "env.extra.mode").read_text().strip() == "644"  # cli's www-data reads it
+    assert ":/run/wpfleet-config-extra.php:ro" in run_line
     assert (tmp_path / "env.mode").read_text().strip() == "600"
     assert not Path((tmp_path / "env.path").read_text().strip()).exists()  # removed on return
 

@@ -43,11 +43,11 @@ class BoxPlan:
 
 def plan(stack: StackConfig) -> BoxPlan:
     """Everything the stack puts on the box, in the order the stack applies it."""
-    from components.render import apache, backup, box, certbot, wordpress
+    from components.render import apache, backup, box, certbot, wordpress, wp_tools
 
     files: dict[str, str] = {}
     commands: list[BoxCommand] = []
-    for module in (box, wordpress, apache, certbot, backup):
+    for module in (box, wordpress, apache, certbot, wp_tools, backup):
         files.update(module.files(stack))
         commands.extend(module.commands(stack))
     names = [c.name for c in commands]

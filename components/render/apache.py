@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import BoxCommand
+from components.render import BoxCommand, wp_php
 from components.render import apache_scripts as scripts
 
 SITES_DIR = "/etc/apache2/sites-available"
@@ -103,8 +103,9 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
     a = stack.apache
     names = f"    ServerName {host.domain}\n" + "".join(
         f"    ServerAlias {d}\n" for d in host.domains[1:])
-    logs = (f"    ErrorLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-error.log\n"
-            f"    CustomLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-access.log wpfleet\n")
+    # `_log`, not `.log`: rotated by wpfleet's logrotate conf, not Debian's (render/wp_tools.py)
+    logs = (f"    ErrorLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-error_log\n"
+            f"    CustomLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-access_log wpfleet\n")
     live = cert_dir(stack, host)
     https_redirect = ""
     if host.tls:
@@ -151,7 +152,7 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
                   'HttpOnly" env=BALANCER_ROUTE_CHANGED\n')
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
-                                 cookie)
+                                 wp_php.limit_request_body(site) + cookie)
 
 
 def backend_target(backend: BackendConfig) -> str:

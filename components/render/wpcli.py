@@ -25,21 +25,33 @@ def wp_function(image: str = WPCLI_IMAGE) -> str:
     return dedent("""\
         wpfleet_wp() {
           local site=$1; shift
-          local replica="wpfleet-$site-wp-0" envf rc=0
+          local replica="wpfleet-$site-wp-0" envf extra rc=0 tty=()
+          if [ -t 0 ] && [ -t 1 ]; then tty=(-t); fi  # interactive: `wp shell`, prompts
           if ! "${DOCKER:-docker}" inspect --type container "$replica" >/dev/null 2>&1; then
             echo "wpfleet: container $replica not found: is site '$site' deployed on this box?" >&2
             return 1
           fi
           envf=$(mktemp /run/wpfleet-wp.XXXXXX)  # mktemp creates it 0600
-          # single-line WORDPRESS_* values only (WORDPRESS_CONFIG_EXTRA spans lines; wp-cli
-          # does not need it): DB credentials and salts, for wp-config.php's getenv calls
+          # single-line values only: DB credentials, salts, table prefix (for wp-config.php's
+          # getenv calls) and the SMTP password (for the mail plugin: `wp user reset-password`)
           "${DOCKER:-docker}" inspect --type container \\
             --format '{{range .Config.Env}}{{println .}}{{end}}' "$replica" \\
-            | grep -E '^WORDPRESS_(DB_[A-Z]+|[A-Z_]+_(KEY|SALT)|TABLE_PREFIX)=' > "$envf" || true
-          "${DOCKER:-docker}" run --rm -i --user 33:33 --env-file "$envf" \\
+            | grep -E '^(WORDPRESS_(DB_[A-Z]+|[A-Z_]+_(KEY|SALT)|TABLE_PREFIX)|WPFLEET_SMTP_PASSWORD)=' \\
+            > "$envf" || true
+          # WORDPRESS_CONFIG_EXTRA spans lines, which an env file cannot hold: wp-config.php
+          # reads it from WORDPRESS_CONFIG_EXTRA_FILE instead (WP_HOME, wpConfig constants; no
+          # secret in it), a copy the cli's www-data can read
+          extra=$(mktemp /run/wpfleet-wp-extra.XXXXXX)
+          "${DOCKER:-docker}" inspect --type container --format \\
+            '{{range .Config.Env}}{{if eq (index (split . "=") 0) "WORDPRESS_CONFIG_EXTRA"}}{{.}}{{end}}{{end}}' \\
+            "$replica" | sed '1s/^WORDPRESS_CONFIG_EXTRA=//' > "$extra" || true
+          chmod 0644 "$extra"
+          echo "WORDPRESS_CONFIG_EXTRA_FILE=/run/wpfleet-config-extra.php" >> "$envf"
+          "${DOCKER:-docker}" run --rm -i "${tty[@]}" --user 33:33 --env-file "$envf" \\
             --volumes-from "$replica" --network "container:$replica" \\
+            -v "$extra:/run/wpfleet-config-extra.php:ro" \\
             %(image)s wp "$@" || rc=$?
-          rm -f "$envf"
+          rm -f "$envf" "$extra"
           return $rc
         }
         """) % {"image": shlex.quote(image)}

@@ -154,7 +154,7 @@ def test_issues_certificate_for_domain_and_alias_over_real_http01(world: World) 
     assert "DNS:blog.test" in sans and "DNS:www.blog.test" in sans
     world.apache.wait_reloads(reloads)  # the script's graceful reload (also flushes logs)
     # pebble's VA fetched the challenge from the site's own port-80 vhost (real HTTP-01)
-    access = world.apache.error_log("wpfleet-blog-access.log")
+    access = world.apache.error_log("wpfleet-blog-access_log")
     assert "/.well-known/acme-challenge/" in access and " 200 " in access
 
 

@@ -1,0 +1,168 @@
+"""`wpfleet-wp`, the WP-Cron runner and `wpfleet-logs` against a real Docker engine.
+
+The replica is replayed from the program's own declared inputs (mocks): its environment, its
+volume and the read-only ini/mail-plugin mounts, whose files are written by the rendered
+`wp-site-<site>` command. Nothing can be pulled here, so the wp-cli image is a stand-in built on
+the spot under the pinned tag: a `wp` that reports what it sees (user, environment, wp-config
+extra, mounted files). Every docker argv of the scripts is recorded: no secret on any.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.config import parse
+from components.render import wp_tools
+from components.render.wpcli import WPCLI_IMAGE
+from components.wordpress_site import config_extra
+from tests.harness import BASE_CONFIG, SECRETS, run_stack
+from tests.integration.docker_env import docker
+
+pytestmark = pytest.mark.integration
+
+SMTP_PW = "smtp-Pa55-word-42"
+WP_STANDIN = """#!/bin/bash
+echo "uid=$(id -u)"
+echo "args=$*"
+env | grep -E '^(WORDPRESS_|WPFLEET_)' | grep -v '^WORDPRESS_CONFIG_EXTRA=' | sort | sed 's/^/env:/'
+echo "--extra--"; cat "$WORDPRESS_CONFIG_EXTRA_FILE"; echo "--end--"
+echo "--ini--"; cat /usr/local/etc/php/conf.d/zz-wpfleet.ini; echo "--end--"
+echo "--mail--"; cat /var/www/html/wp-content/mu-plugins/wpfleet-mail.php; echo "--end--"
+"""
+
+
+def build_image(sock: Path, tag: str, tools: list[str], files: dict[str, str]) -> None:
+    """An image holding these host binaries (with their libraries) and files."""
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        root.chmod(0o755)  # the image's / (mkdtemp made it 0700: closed to uid 33)
+        for tool in tools:
+            path = Path(shutil.which(tool) or tool).resolve()
+            libs = re.findall(r"(/\S+\.so[.\d]*)", subprocess.run(
+                ["ldd", str(path)], capture_output=True, text=True, check=False).stdout)
+            for src in [str(path), *libs]:
+                dest = root / src.lstrip("/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest)
+            (root / "bin").mkdir(exist_ok=True)
+            if not (root / "bin" / tool).exists():
+                (root / "bin" / tool).symlink_to(path)
+        for name, text in files.items():
+            dest = root / name.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text)
+            dest.chmod(0o755)
+        (root / "lib64").mkdir(exist_ok=True)  # the loader's path in every binary
+        if not (root / "lib64/ld-linux-x86-64.so.2").exists():
+            shutil.copy2("/lib64/ld-linux-x86-64.so.2", root / "lib64")
+        (root / "run").mkdir(exist_ok=True)
+        (root / "tmp").mkdir(exist_ok=True)
+        tar = subprocess.run(["tar", "-C", d, "-c", "."], capture_output=True, check=True,
+                             timeout=60).stdout
+    subprocess.run(["docker", "-H", f"unix://{sock}", "import", "--change",
+                    "ENV PATH=/usr/local/bin:/usr/bin:/bin", "-", tag], input=tar,
+                   capture_output=True, check=True, timeout=120)
+
+
+@pytest.fixture
+def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    config = copy.deepcopy(BASE_CONFIG)
+    config["sites"][0].update(smtp={"host": "smtp.example.org", "user": "u@example.org",
+                                    "from": "blog@example.org"},
+                              wpConfig={"WP_POST_REVISIONS": 4}, php={"uploadMaxMb": 16})
+    stack = parse(copy.deepcopy(config))
+    graph = run_stack(config, secrets={**SECRETS, "smtpPassword": json.dumps({"blog": SMTP_PW})})
+    root = tmp_path / "root"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    argv_log = tmp_path / "docker-argv"
+    wrapper = bin_dir / "docker"  # the scripts' docker: records argv, runs the real client
+    wrapper.write_text(f'#!/bin/bash\nprintf "%s\\n" "$*" >> {argv_log}\n'
+                       f'exec {shutil.which("docker")} -H unix://{dockerd} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "WPFLEET_ROOT": str(root), "DOCKER": str(wrapper),
+           "PATH": f"{bin_dir}:{os.environ['PATH']}", "APACHE_LOG_DIR": str(tmp_path / "logs")}
+    for cmd in (wp_tools.tools_command(), wp_tools.site_command(stack.sites[0])):
+        out = subprocess.run(["bash", "-c", cmd.create], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+    build_image(dockerd, "wpfleet-test/replica:1", ["bash", "sleep"], {})
+    build_image(dockerd, WPCLI_IMAGE, ["bash", "cat", "id", "env", "grep", "sort", "sed"],
+                {"/usr/local/bin/wp": WP_STANDIN})
+    replica = graph.get("blog-wp-0").inputs
+    docker(dockerd, "volume", "create", "wpfleet-blog-html")
+    run = ["run", "-d", "--name", replica["name"], "--network", "none"]
+    run += [f"--env={e}" for e in replica["envs"]]
+    for v in replica["volumes"]:
+        if "volumeName" in v:
+            run += ["-v", f"{v['volumeName']}:{v['containerPath']}"]
+        else:  # the box path, under the scratch root the rendered command wrote to
+            run += ["-v", f"{root}{v['hostPath']}:{v['containerPath']}:ro"]
+    run += [f"--label={x['label']}={x['value']}" for x in replica["labels"]]
+    docker(dockerd, *run, "wpfleet-test/replica:1", "/bin/bash", "-c",
+           "echo replica up; exec sleep 600")
+    secrets = [e.split("=", 1)[1] for e in replica["envs"]
+               if re.match(r"(WORDPRESS_DB_PASSWORD|WORDPRESS_\w+_(KEY|SALT)|WPFLEET_\w+)=", e)]
+    assert SMTP_PW in secrets and len(secrets) == 10
+    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
+           "replica": replica}
+    docker(dockerd, "rm", "-f", replica["name"], check=False)  # else dockerd waits 10 s on it
+
+
+def test_wpfleet_wp_runs_the_cli_as_the_web_user_with_the_sites_config(box: dict[str, Any]) -> None:
+    wp = box["root"] / wp_tools.WP_BIN.lstrip("/")
+    before = set(Path("/run").glob("wpfleet-wp*"))
+    out = subprocess.run([str(wp), "blog", "option", "get", "home"], env=box["env"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "uid=33\n" in text and "args=option get home\n" in text
+    env = dict(line[4:].split("=", 1) for line in text.splitlines() if line.startswith("env:"))
+    for e in box["replica"]["envs"]:  # every secret arrives intact (punctuated salts too)
+        key, value = e.split("=", 1)
+        if re.match(r"WORDPRESS_(DB_\w+|\w+_(KEY|SALT))$|WPFLEET_SMTP_PASSWORD$", key):
+            assert env[key] == value, key
+    assert env["WPFLEET_SMTP_PASSWORD"] == SMTP_PW
+    # the multi-line wp-config extra, through a file the web user can read
+    extra = text.split("--extra--\n")[1].split("--end--")[0]
+    assert extra.rstrip("\n") == config_extra(box["stack"].sites[0]).rstrip("\n")
+    assert "define('WP_POST_REVISIONS', 4);" in extra
+    # the replica's read-only mounts come along (--volumes-from): same PHP limits, mail plugin
+    assert "upload_max_filesize = 16M" in text.split("--ini--")[1]
+    assert "$mailer->Host = 'smtp.example.org';" in text.split("--mail--")[1]
+    recorded = box["argv"].read_text()
+    for secret in box["secrets"]:
+        assert secret not in recorded
+    assert set(Path("/run").glob("wpfleet-wp*")) == before  # temp files removed
+    # one engine per test costs ~12 s: the cron runner and the logs on the same one
+    cron_runner_and_logs(box)
+
+
+def cron_runner_and_logs(box: dict[str, Any]) -> None:
+    runner = box["root"] / wp_tools.CRON_RUNNER.lstrip("/")
+    out = subprocess.run([str(runner), "blog"], env=box["env"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "args=cron event run --due-now\n" in out.stdout
+    logs = box["root"] / wp_tools.LOGS_BIN.lstrip("/")
+    (Path(box["env"]["APACHE_LOG_DIR"])).mkdir()
+    (Path(box["env"]["APACHE_LOG_DIR"]) / "wpfleet-blog-access_log").write_text("GET / 200\n")
+    shown = subprocess.run([str(logs), "blog"], env=box["env"], capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "GET / 200" in shown.stdout
+    assert re.search(r"==> container wpfleet-blog-wp-0 <==\n\S+ replica up", shown.stdout)
+    recorded = box["argv"].read_text()
+    for secret in box["secrets"]:
+        assert secret not in recorded
