@@ -56,7 +56,7 @@ def apache() -> Iterator[ApacheEnv]:
     stack = base / "Pulumi.limit.yaml"
     stack.write_text(yaml.safe_dump({"config": {
         "wpfleet:box": {"host": "local"},
-        "wpfleet:acme": {"configDir": f"{base}/le", "webroot": f"{base}/acme"},
+        "wpfleet:acme": {"email": "admin@example.org", "configDir": f"{base}/le", "webroot": f"{base}/acme"},
         "wpfleet:apache": {"httpPort": HTTP, "httpsPort": HTTPS},
         "wpfleet:sites": [{"name": "up", "domain": "up.example.test", "port": REPLICA,
                            "tls": False, "php": {"uploadMaxMb": 1}}]}}))
