@@ -119,3 +119,27 @@ def check_http_url(p: Problems, key: str, value: str, schemes: tuple[str, ...]) 
 def check_abs_path(p: Problems, key: str, value: str) -> None:
     if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in value + "/":
         p.add(key, value, "must be an absolute path of letters, digits, '.', '_', '-' and '/'")
+
+
+# Host key types both connections can verify: pulumi-command pins ssh-rsa to SHA-1 signatures,
+# which OpenSSH >= 8.8 no longer offers, so an ssh-rsa pin fails there.
+HOST_KEY_RE = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$")
+
+
+def keyscan_hint(host: str, port: int) -> str:
+    """The exact command whose output is an accepted wpfleet:box.hostKey value."""
+    return f"ssh-keyscan -p {port} -t ed25519 {host} 2>/dev/null | cut -d' ' -f2-"
+
+
+def check_host_key(p: Problems, key: str, value: str | None, host: str, port: int) -> None:
+    """A remote box must pin its host key: both connections then verify it, none skips it."""
+    hint = keyscan_hint(host, port)
+    if value is None:
+        p.items.append(f"{key}: is required for a remote box (without it the commands would not "
+                       f"verify the box at all); set it to the output of `{hint}`")
+    elif value.startswith("ssh-rsa "):
+        p.add(key, value, "is an ssh-rsa key, which the command connection can only "
+              f"verify with SHA-1 signatures that OpenSSH >= 8.8 refuses; pin the ed25519 key: `{hint}`")
+    elif not HOST_KEY_RE.match(value):
+        p.add(key, value, f"must be one public host key \"TYPE BASE64\" without the host name; "
+              f"use the output of `{hint}`")

@@ -95,10 +95,8 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     checks.check_port(p, f"{k}.port", port, low=1)
     if not checks.POSIX_USER_RE.match(user):
         p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
-    if host_key is not None and not re.match(
-            r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$", host_key):
-        p.add(f"{k}.hostKey", host_key, "must be one public host key line such as "
-              "\"ssh-ed25519 AAAA...\" (from `ssh-keyscan -p PORT HOST`)")
+    if host is not None and host != "local":
+        checks.check_host_key(p, f"{k}.hostKey", host_key, host, port)
     disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
     if disk < 0:
         p.add(f"{k}.minFreeDiskMb", disk, "must not be negative")

@@ -129,6 +129,7 @@ class WordPressSite(pulumi.ComponentResource):
                 tests=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
                 interval="10s", timeout="5s", retries=5, start_period="30s"),
             wait=True, wait_timeout=180, memory=site.db_memory_mb,
+            memory_swap=site.db_memory_mb,  # = memory: no swap, and a later raise is accepted
             labels=labels(site.name, "db"), opts=docker_child.merge(replace))
 
         wp_env = _env(db_password, salt_block,
@@ -152,6 +153,7 @@ class WordPressSite(pulumi.ComponentResource):
                            "http://127.0.0.1/wp-login.php"],
                     interval="30s", timeout="10s", retries=3, start_period="60s"),
                 memory=site.memory_mb, labels=labels(site.name, "wordpress"),
+                memory_swap=site.memory_mb,  # = memory: see the DB container
                 opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
 
         scheme = "https" if site.tls else "http"
