@@ -143,3 +143,32 @@ def check_host_key(p: Problems, key: str, value: str | None, host: str, port: in
     elif not HOST_KEY_RE.match(value):
         p.add(key, value, f"must be one public host key \"TYPE BASE64\" without the host name; "
               f"use the output of `{hint}`")
+
+
+def check_ssh_move(p: Problems, k: str, port: int, new_port: int | None, harden: bool,
+                   host_key: str | None) -> None:
+    """box.newPort: the first of two `up`s that move sshd; hardenSsh's algorithm policy."""
+    if new_port is not None:
+        check_port(p, f"{k}.newPort", new_port, low=1)
+        if not harden:
+            p.add(f"{k}.newPort", new_port, f"needs {k}.hardenSsh: true (the sshd drop-in is what "
+                  "opens the new port); set it, or remove newPort")
+        elif new_port == port:
+            p.add(f"{k}.newPort", new_port, f"equals {k}.port: the move is done; remove newPort")
+    if harden and host_key is not None and not host_key.startswith("ssh-ed25519 "):
+        p.add(f"{k}.hostKey", host_key.split(" ", 1)[0], f"is not offered by the hardened sshd "
+              f"({k}.hardenSsh: true allows only ed25519 and rsa-sha2 host keys); pin the "
+              "ed25519 key instead")
+
+
+def loopback_port(url: str) -> int | None:
+    """The port of an http(s) URL on this box's loopback (127.0.0.0/8, ::1, localhost), or None."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    local = host == "localhost" or (is_ip(host) and ipaddress.ip_address(host).is_loopback)
+    if not local:
+        return None
+    return port if port is not None else {"http": 80, "https": 443}.get(parts.scheme)

@@ -84,7 +84,7 @@ def _check_secrets(p: Problems, raw: dict[str, Any], secret_keys: set[str] | Non
 def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     k = f"{NS}:box"
     unknown_keys(p, k, raw, {"host", "port", "user", "hostKey", "installDocker", "hardenSsh",
-                             "minFreeDiskMb"})
+                             "minFreeDiskMb", "newPort"})
     host = take(p, k, raw, "host", str, required=True)
     port = take(p, k, raw, "port", int, 22)
     user = take(p, k, raw, "user", str, "root")
@@ -100,12 +100,14 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
     if disk < 0:
         p.add(f"{k}.minFreeDiskMb", disk, "must not be negative")
+    harden = take(p, k, raw, "hardenSsh", bool, False)
+    new_port = take(p, k, raw, "newPort", int)
+    checks.check_ssh_move(p, k, port, new_port, harden, host_key)
     if host is None:
         return None
     return BoxConfig(host=host, port=port, user=user, host_key=host_key,
                      install_docker=take(p, k, raw, "installDocker", bool, False),
-                     harden_ssh=take(p, k, raw, "hardenSsh", bool, False),
-                     min_free_disk_mb=disk)
+                     harden_ssh=harden, min_free_disk_mb=disk, new_port=new_port)
 
 
 def _acme(p: Problems, raw: dict[str, Any]) -> AcmeConfig:
@@ -300,6 +302,8 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
     ports: dict[int, str] = {}
     if not stack.box.local:
         ports[stack.box.port] = f"{NS}:box.port"
+        if stack.box.new_port is not None:
+            ports.setdefault(stack.box.new_port, f"{NS}:box.newPort")
     ports[stack.apache.http_port] = f"{NS}:apache.httpPort"
     ports.setdefault(stack.apache.https_port, f"{NS}:apache.httpsPort")
 
@@ -324,6 +328,10 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
         k = f"{NS}:backends[{i}]"
         claim(names, b.name, f"{k}.name", "a name")
         claim(domains, b.domain, f"{k}.domain", "a domain")
+        upstream_port = checks.loopback_port(b.upstream) if b.image is None else None
+        if upstream_port is not None and upstream_port in ports:
+            p.add(f"{k}.upstream", b.upstream, f"points at port {upstream_port}, which is "
+                  f"{ports[upstream_port]}: Apache would proxy this backend there; fix one of them")
         if b.port is not None:
             claim(ports, b.port, f"{k}.port", "a port")
     if stack.tls_hosts and stack.acme.email is None:
