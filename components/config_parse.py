@@ -277,6 +277,9 @@ def _duckdns(p: Problems, raw: dict[str, Any]) -> DuckDnsConfig | None:
                   "(without .duckdns.org)")
     url = take(p, k, r, "updateUrl", str, DuckDnsConfig.update_url)
     checks.check_http_url(p, f"{k}.updateUrl", url, ("https", "http"))
+    if url.startswith("http://") and checks.loopback_port(url) is None:
+        p.add(f"{k}.updateUrl", url, "must be https (the DuckDNS token travels in it); plain "
+              "http is only allowed to a loopback test server (127.0.0.1)")
     minutes = take(p, k, r, "intervalMinutes", int, 5)
     if not 1 <= minutes <= 1440:
         p.add(f"{k}.intervalMinutes", minutes, "must be between 1 and 1440")

@@ -167,3 +167,50 @@ def test_provider_state_names_no_path_of_this_clone(tmp_path: Path, monkeypatch)
     assert not any(str(tmp_path) in o for o in seen[0])
     assert any(o.startswith("UserKnownHostsFile=~/.wpfleet/") for o in seen[0])
     assert os.getcwd() == str(tmp_path / "b")
+
+
+# ---- validation: ports and URLs (issue 8 item 16, issue 9 item 12) ----
+
+def with_(mutate: Any) -> dict[str, Any]:
+    cfg = copy.deepcopy(BASE_CONFIG)
+    mutate(cfg)
+    return cfg
+
+
+def test_site_port_on_a_backend_upstream_is_refused_naming_both_keys() -> None:
+    msg = problems(with_(lambda c: c["backends"][0].update(upstream="http://127.0.0.1:8083")))
+    assert "wpfleet:backends[0].upstream" in msg and "wpfleet:sites[0].port (replica 1)" in msg
+    msg = problems(with_(lambda c: c["backends"][0].update(upstream="http://localhost/")))
+    assert "wpfleet:backends[0].upstream" in msg and "wpfleet:apache.httpPort" in msg
+    # another machine's port 8082 is not ours to worry about
+    parse(with_(lambda c: c["backends"][0].update(upstream="http://10.0.0.5:8082")))
+
+
+def test_site_port_on_the_ssh_ports_is_refused() -> None:
+    msg = problems(with_(lambda c: c["sites"][1].update(port=2222)))
+    assert "wpfleet:sites[1].port" in msg and "wpfleet:box.port" in msg
+    msg = problems(with_(lambda c: c["box"].update(hardenSsh=True, newPort=8090)))
+    assert "wpfleet:sites[1].port" in msg and "wpfleet:box.newPort" in msg
+
+
+def test_new_port_needs_hardening_and_differs_from_port() -> None:
+    assert "needs wpfleet:box.hardenSsh: true" in problems(
+        with_(lambda c: c["box"].update(newPort=2200)))
+    assert "the move is done" in problems(
+        with_(lambda c: c["box"].update(hardenSsh=True, newPort=2222)))
+    stack = parse(with_(lambda c: c["box"].update(port=22, hardenSsh=True, newPort=2222)))
+    assert stack.box.new_port == 2222
+
+
+def test_hardened_sshd_needs_an_ed25519_pin() -> None:
+    ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA"
+    parse(with_(lambda c: c["box"].update(hostKey=ecdsa)))  # fine without hardening
+    msg = problems(with_(lambda c: c["box"].update(hostKey=ecdsa, hardenSsh=True)))
+    assert "wpfleet:box.hostKey" in msg and "ed25519" in msg
+
+
+def test_duckdns_update_url_must_be_https_unless_loopback() -> None:
+    msg = problems(with_(lambda c: c.update(duckdns={"domains": ["a"],
+                                                     "updateUrl": "http://www.duckdns.org/update"})))
+    assert "wpfleet:duckdns.updateUrl" in msg and "https" in msg
+    parse(with_(lambda c: c.update(duckdns={"domains": ["a"], "updateUrl": "http://127.0.0.1:27001/u"})))
