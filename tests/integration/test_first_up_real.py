@@ -41,7 +41,8 @@ def make_user(tag: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        subprocess.run(["userdel", name], check=False, timeout=30)
+        # -f: even if an ssh session of the user is still closing
+        subprocess.run(["userdel", "-f", name], check=False, capture_output=True, timeout=30)
 
 
 @pytest.fixture
@@ -111,6 +112,7 @@ def test_preflight_gives_a_non_root_user_docker_and_a_fresh_control_path(
     user = deploy_user
     cm = Path(tempfile.mkdtemp(prefix="wpf-cm-", dir="/tmp"))  # unix socket paths are short
     before = control_opts(env, tmp_path, "0", cm)
+    after = before
     try:
         # control: the user logs in, but the socket refuses it (not in the docker group)
         assert DENIED in dial(env, user, before)
@@ -142,7 +144,7 @@ def test_preflight_gives_a_non_root_user_docker_and_a_fresh_control_path(
         assert "added" not in again.stdout and access_stamp(again.stdout) == stamp
     finally:
         stop_master(env, user, before)
-        stop_master(env, user, control_opts(env, tmp_path, "x", cm))
+        stop_master(env, user, after)
         shutil.rmtree(cm, ignore_errors=True)
 
 
