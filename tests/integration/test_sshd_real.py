@@ -80,7 +80,10 @@ def test_hardened_sshd_accepts_key_and_refuses_password(env: SshdEnv) -> None:
     assert again.returncode == 0 and "no change" in again.stdout
 
     gone = run_local(delete, redirects)
-    assert gone.returncode == 0 and not target.exists()
+    assert gone.returncode == 0, gone.stderr
+    # sshd_config alone lists no Port 22222: the delete keeps just that line (never locked out)
+    kept = [ln for ln in target.read_text().splitlines() if not ln.startswith("#")]
+    assert kept == ["Port 22222"] and "kept Port 22222" in gone.stdout
 
 
 def test_invalid_sshd_config_reverts_the_drop_in(env: SshdEnv) -> None:
