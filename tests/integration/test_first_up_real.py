@@ -184,3 +184,54 @@ def test_preflight_refuses_a_site_port_held_by_another_program(dockerd: Path,  #
     assert held.returncode == 1
     assert "port 27812 (wpfleet:sites[0].port+1, for wpfleet-blog-wp-1) is used by python" \
         in held.stderr, held.stderr
+
+
+def sleep_image(sock: Path) -> str:
+    """An image whose container stays up (sleep + the libraries it needs): ports get published."""
+    with tempfile.TemporaryDirectory() as d:
+        for f in ("/usr/bin/sleep", "/lib/x86_64-linux-gnu/libc.so.6",
+                  "/lib64/ld-linux-x86-64.so.2"):
+            dst = Path(d) / f.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, dst)
+        tar = subprocess.run(["tar", "-C", d, "-c", "."], capture_output=True, check=True,
+                             timeout=60).stdout
+    subprocess.run(["docker", "-H", f"unix://{sock}", "import", "-", "wpfleet-test/sleep:1"],
+                   input=tar, capture_output=True, check=True, timeout=60)
+    return "wpfleet-test/sleep:1"
+
+
+def test_preflight_accepts_ports_held_by_our_own_containers_only(dockerd: Path,  # noqa: F811
+                                                                  tmp_path: Path) -> None:
+    """A second `up`: replica 0 already publishes its port (ours, fine); another container
+    holds replica 1's port (not ours: refused, naming it)."""
+    netns = f"/run/netns/wpf-test-dk{os.getpid()}"  # docker_env's namespace: the proxies live there
+    subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "set", "lo", "up"], check=True,
+                   timeout=30)
+    image = sleep_image(dockerd)
+    dk = ["docker", "-H", f"unix://{dockerd}"]
+    subprocess.run([*dk, "network", "create", "wpf-t-web"], check=True, capture_output=True,
+                   timeout=60)
+    for name, port in (("wpfleet-blog-wp-0", 27811), ("someone-else", 27812)):
+        subprocess.run([*dk, "run", "-d", "--name", name, "--network", "wpf-t-web",
+                        "-p", f"127.0.0.1:{port}:80", image, "/usr/bin/sleep", "300"],
+                       check=True, capture_output=True, timeout=120)
+    stack = parse({"box": {"host": "local", "minFreeDiskMb": 0},
+                   "sites": [{"name": "blog", "domain": "blog.example.org", "port": 27811,
+                              "replicas": 2, "tls": False}]})
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_HOST": f"unix://{dockerd}",
+           "WPFLEET_ETC": str(tmp_path / "etc")}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["nsenter", f"--net={netns}", "bash", "-c", preflight(stack).create],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    held = run()
+    assert held.returncode == 1
+    assert "port 27812 (wpfleet:sites[0].port+1, for wpfleet-blog-wp-1) is used by docker-proxy" \
+        in held.stderr, held.stderr
+    assert "27811" not in held.stderr  # replica 0's own container holds it
+    subprocess.run([*dk, "rm", "-f", "someone-else"], check=True, capture_output=True, timeout=60)
+    done = run()
+    assert done.returncode == 0, done.stderr
+    subprocess.run([*dk, "rm", "-f", "wpfleet-blog-wp-0"], capture_output=True, timeout=60)
