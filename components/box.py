@@ -14,6 +14,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from components.checks import local_docker_problem
 from components.render import BoxCommand, as_root
 
 LOCAL_DOCKER = "unix:///var/run/docker.sock"
@@ -87,15 +88,6 @@ def write_private(path: Path, text: str) -> None:
 def known_hosts_line(host: str, port: int, host_key: str) -> str:
     target = host if port == 22 else f"[{host}]:{port}"
     return f"{target} {host_key}\n"
-
-
-def local_docker_problem(user: str, socket_path: str = LOCAL_DOCKER[len("unix://"):]) -> str | None:
-    """Why this process (and so the Docker provider it starts) cannot use the local daemon."""
-    if os.geteuid() == 0 or os.access(socket_path, os.R_OK | os.W_OK):
-        return None
-    return (f"box-preflight added {user} to the docker group, but this pulumi session started "
-            f"before that and cannot open {socket_path}: log in again (or run `newgrp docker`) "
-            "and run `pulumi up` again")
 
 
 def ssh_home() -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from components import checks
 from components.box import access_stamp, docker_ssh_opts, write_private
 from components.config import parse
 from components.render.box_preflight import preflight
@@ -157,11 +158,29 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
            "SUDO_USER": local_user, "WPFLEET_ETC": str(tmp_path / "etc")}
     as_user = ["runuser", "-u", local_user, "--", "docker", "-H", f"unix://{dockerd}", "version"]
     assert subprocess.run(as_user, capture_output=True, timeout=60).returncode != 0  # control
-    done = subprocess.run(["bash", "-c", preflight(stack).create], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"added {local_user} to the docker group" in done.stdout
-    assert subprocess.run(as_user, capture_output=True, timeout=60).returncode == 0
+    # the check Box makes in the pulumi process (whose groups the Docker provider inherits),
+    # run as that user: a stdlib-only module, copied where the user can read it
+    lib = Path(tempfile.mkdtemp(prefix="wpf-chk-", dir="/tmp"))
+    lib.chmod(0o755)
+    (lib / "components").mkdir(mode=0o755)
+    shutil.copy(Path(checks.__file__), lib / "components" / "checks.py")
+    (lib / "components" / "checks.py").chmod(0o644)
+    probe = ["runuser", "-u", local_user, "--", "/usr/bin/python3", "-c",
+             f"import sys; sys.path.insert(0, {str(lib)!r}); from components.checks import "
+             f"local_docker_problem as p; print(p('{local_user}', {str(dockerd)!r}))"]
+    try:
+        before = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+        assert "log in again (or run `newgrp docker`)" in before.stdout, before.stderr
+        done = subprocess.run(["bash", "-c", preflight(stack).create], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"added {local_user} to the docker group" in done.stdout
+        assert subprocess.run(as_user, capture_output=True, timeout=60).returncode == 0
+        # a session that starts after the change (a new login) passes the check
+        assert subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout \
+            .strip() == "None"
+    finally:
+        shutil.rmtree(lib, ignore_errors=True)
 
 
 def test_preflight_refuses_a_site_port_held_by_another_program(dockerd: Path,  # noqa: F811
