@@ -42,8 +42,8 @@ def waits_for(g: Graph, rec: Rec) -> set[str]:
     """Every URN registered before `rec` may be created: its dependencies and its provider's,
     transitively (the engine cannot create a resource before its provider)."""
     seen: set[str] = set()
-    todo = list(rec.deps) + ([rec.provider.split("::" + rec.provider.rsplit("::", 1)[1])[0]]
-                             if rec.provider else [])
+    # a provider reference is "URN::ID"
+    todo = list(rec.deps) + ([rec.provider.rsplit("::", 1)[0]] if rec.provider else [])
     while todo:
         urn = todo.pop()
         if urn in seen:
