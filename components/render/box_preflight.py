@@ -17,6 +17,13 @@ from components.render import BoxCommand, script
 APACHE_PROCESSES = ("apache2", "httpd")
 
 
+# Local mode: pulumi's own user, when Box.run started this script with `sudo -n bash -c`
+# (not when pulumi itself runs under sudo: then the provider is root and needs no group).
+LOCAL_USER = dedent("""\
+    docker_user=""
+    case "${SUDO_COMMAND:-}" in */bash\\ -c\\ *) docker_user=${SUDO_USER:-} ;; esac""")
+
+
 def published_ports(stack: StackConfig) -> list[tuple[int, str, str]]:
     """(loopback port, container name, config key) for every port the containers publish."""
     out: list[tuple[int, str, str]] = []
@@ -46,8 +53,8 @@ def preflight(stack: StackConfig) -> BoxCommand:
         DOCKER=${DOCKER:-docker}
         SYSTEMCTL=${SYSTEMCTL:-systemctl}
         ETC=${WPFLEET_ETC:-/etc/wpfleet}
-        # the user the Docker provider logs in as (it runs `docker` without sudo)
-        docker_user=%(docker_user)s
+        # the user the Docker provider runs as (it runs `docker` without sudo)
+        %(docker_user)s
         problems=()
         %(install)s
         docker_ok=0
@@ -129,7 +136,7 @@ def preflight(stack: StackConfig) -> BoxCommand:
         echo "docker-access-stamp=$stamp"
         """) % {"install": install, "ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
                 "min_mb": stack.box.min_free_disk_mb,
-                "docker_user": '"${SUDO_USER:-}"' if stack.box.local else q(stack.box.user),
+                "docker_user": LOCAL_USER if stack.box.local else f"docker_user={q(stack.box.user)}",
                 "published": "".join(f"{port} {name} {key}\n" for port, name, key
                                      in published_ports(stack))}
     # A changed threshold or port re-runs the check in place (update), never deletes anything.

@@ -154,8 +154,10 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
     # local mode as a non-root user: Box.run wraps the script in `sudo -n`, which sets SUDO_USER
     dockerd.parent.chmod(0o711)
     stack = parse({"box": {"host": "local", "minFreeDiskMb": 0}})
+    script = preflight(stack).create
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_HOST": f"unix://{dockerd}",
-           "SUDO_USER": local_user, "WPFLEET_ETC": str(tmp_path / "etc")}
+           "SUDO_USER": local_user, "WPFLEET_ETC": str(tmp_path / "etc"),
+           "SUDO_COMMAND": "/usr/bin/bash -c " + script}  # what `sudo -n bash -c` sets
     as_user = ["runuser", "-u", local_user, "--", "docker", "-H", f"unix://{dockerd}", "version"]
     assert subprocess.run(as_user, capture_output=True, timeout=60).returncode != 0  # control
     # the check Box makes in the pulumi process (whose groups the Docker provider inherits),
@@ -171,7 +173,12 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
     try:
         before = subprocess.run(probe, capture_output=True, text=True, timeout=60)
         assert "log in again (or run `newgrp docker`)" in before.stdout, before.stderr
-        done = subprocess.run(["bash", "-c", preflight(stack).create], env=env,
+        # `sudo pulumi up`: the provider runs as root; the invoking user gets nothing
+        outer = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                               env={**env, "SUDO_COMMAND": "/usr/local/bin/pulumi up"},
+                               timeout=120)
+        assert outer.returncode == 0 and "added" not in outer.stdout, outer.stderr
+        done = subprocess.run(["bash", "-c", script], env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert f"added {local_user} to the docker group" in done.stdout
