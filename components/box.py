@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import pwd
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,26 +14,65 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
+from components.checks import local_docker_problem
 from components.render import BoxCommand, as_root
 
 LOCAL_DOCKER = "unix:///var/run/docker.sock"
+# Where the system ssh client finds what the Docker provider needs. Kept as "~/..." (ssh expands
+# it) so the provider's state names no path of this clone: `destroy`/`refresh` work from another
+# clone of the project on the same machine (elsewhere, `--run-program` writes the files first).
+KEY_DIR = "~/.wpfleet"
+# box-preflight prints this; it changes whenever box.user is (re-)added to the docker group
+ACCESS_STAMP_RE = re.compile(r"docker-access-stamp=([0-9a-z]{1,24})")
 
 
-def docker_ssh_opts(known_hosts: str | None, key_file: str | None) -> list[str]:
+def docker_ssh_opts(known_hosts: str, key_file: str | None, stamp: str = "0") -> list[str]:
     """Options for the system `ssh` the Docker provider runs for ssh:// hosts.
 
     The connection is multiplexed so Docker's many short sessions do not trip sshd's
-    MaxStartups; with a pinned host key only that key is accepted; with a key file, only that
-    key is offered (no agent needed).
+    MaxStartups; only the pinned host key is accepted; with a key file, only that key is
+    offered (no agent needed). A multiplexed session keeps the groups of the login that opened
+    the master, so the ControlPath carries the preflight's docker-access stamp: after the
+    preflight (re-)adds the user to the docker group, a master opened before cannot be reused.
     """
     opts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
             "-o", "ControlMaster=auto", "-o", "ControlPersist=120",
-            "-o", "ControlPath=~/.ssh/wpfleet-%C"]
-    if known_hosts is not None:
-        opts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+            "-o", f"ControlPath=~/.ssh/wpfleet-%C-{stamp}",
+            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
     if key_file is not None:
         opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
     return opts
+
+
+def access_stamp(preflight_stdout: str | None) -> str:
+    """The docker-access stamp box-preflight printed ("0" before the first run)."""
+    found = ACCESS_STAMP_RE.search(preflight_stdout or "")
+    return found.group(1) if found else "0"
+
+
+def key_problem(private_key: str) -> str | None:
+    """Why neither connection can use this private key, or None.
+
+    Passphrase-protected keys are refused: the Docker provider's ssh runs with BatchMode (no
+    prompt, and no agent is used), so only an unencrypted key file works for both connections.
+    """
+    text = private_key.strip()
+    if "ENCRYPTED" in text.split("\n", 2)[0] or "Proc-Type: 4,ENCRYPTED" in text:
+        return "is protected by a passphrase"
+    if text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----"):
+        body = "".join(ln for ln in text.splitlines()[1:] if not ln.startswith("-----"))
+        try:
+            blob = base64.b64decode(body + "=" * (-len(body) % 4))
+        except ValueError:
+            return None  # not ours to judge: ssh reports an unreadable key itself
+        magic = b"openssh-key-v1\0"
+        if not blob.startswith(magic) or len(blob) < len(magic) + 4:
+            return None
+        size = int.from_bytes(blob[len(magic):len(magic) + 4], "big")
+        cipher = blob[len(magic) + 4:len(magic) + 4 + size]
+        if cipher != b"none":
+            return "is protected by a passphrase"
+    return None
 
 
 def write_private(path: Path, text: str) -> None:
@@ -48,69 +90,116 @@ def known_hosts_line(host: str, port: int, host_key: str) -> str:
     return f"{target} {host_key}\n"
 
 
+def ssh_home() -> Path:
+    """The home directory ssh expands "~" to: the passwd entry's, not $HOME (as OpenSSH does)."""
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def expand(path: str) -> Path:
+    return ssh_home() / path[2:] if path.startswith("~/") else Path(path)
+
+
+class BoxError(pulumi.RunError):
+    """A problem with the box connection that the user fixes: shown without a traceback."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BoxArgs:
     host: str  # hostname/IP, or "local" when pulumi runs on the box itself
     port: int = 22  # SSH port
     user: str = "root"  # root or a passwordless-sudo user
-    host_key: str | None = None  # pinned SSH host key ("ssh-ed25519 AAAA...")
+    host_key: str | None = None  # pinned SSH host key ("ssh-ed25519 AAAA..."); required unless local
     private_key: pulumi.Input[str] | None = None  # secret; required unless local
     # where the pinned host key and the private key are written for the system ssh client
-    # that the Docker provider runs (it cannot take key material itself)
-    local_dir: str = ".wpfleet"
+    # that the Docker provider runs (it cannot take key material itself); "~" is expanded
+    local_dir: str = KEY_DIR
 
     def __post_init__(self) -> None:
         if self.host != "local" and self.private_key is None:
             raise ValueError(f"BoxArgs.private_key is required for host {self.host!r}")
+        if self.host != "local" and self.host_key is None:
+            raise ValueError(f"BoxArgs.host_key is required for host {self.host!r}: both "
+                             "connections verify the box's host key")
 
 
 class Box(pulumi.ComponentResource):
-    """Owns the Docker provider and the command connection; others get both from here."""
+    """Owns the Docker provider and the command connection; others get both from here.
 
-    provider: docker.Provider
+    The Docker provider is created by `open_docker(preflight)`, after the preflight command
+    exists, and depends on it: every network, volume, image and container uses this provider,
+    so none is created (and the provider never pings a daemon) before the preflight passed.
+    """
+
     docker_host: str
 
     def __init__(self, name: str, args: BoxArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("wpfleet:index:Box", name, None, opts)
+        self._name = name
         self._args = args
+        self._provider: docker.Provider | None = None
         self.local = args.host == "local"
-        if self.local:
-            self.docker_host = LOCAL_DOCKER
-            ssh_opts: pulumi.Input[list[str]] | None = None
-        else:
-            self.docker_host = f"ssh://{args.user}@{args.host}:{args.port}"
-            # the options wait for the key file, written when the secret resolves
-            key: pulumi.Input[str] = args.private_key or ""  # __post_init__ ensured it is set
-            ssh_opts = pulumi.Output.from_input(key).apply(self._docker_ssh_opts)
-        self.provider = docker.Provider(
-            f"{name}-docker", host=self.docker_host, ssh_opts=ssh_opts,
-            opts=pulumi.ResourceOptions(parent=self))
+        self.docker_host = LOCAL_DOCKER if self.local else f"ssh://{args.user}@{args.host}:{args.port}"
         self.connection = None if self.local else command.remote.ConnectionArgs(
             host=args.host, port=args.port, user=args.user,
             private_key=args.private_key, host_key=args.host_key,
             dial_error_limit=5, per_dial_timeout=15)
         self.register_outputs({"dockerHost": self.docker_host})
 
+    @property
+    def provider(self) -> docker.Provider:
+        if self._provider is None:  # a programming error: the wiring order is wrong
+            raise AssertionError("Box.provider is used before Box.open_docker(preflight)")
+        return self._provider
+
+    def open_docker(self, preflight: pulumi.Resource) -> docker.Provider:
+        """The Docker provider, gated on the preflight (which also grants box.user Docker access)."""
+        stdout: pulumi.Output[str] = getattr(preflight, "stdout", pulumi.Output.from_input(""))
+        host: pulumi.Input[str] = self.docker_host
+        ssh_opts: pulumi.Input[list[str]] | None = None
+        if self.local:
+            user = os.environ.get("USER", "this user")
+            host = stdout.apply(lambda _: self._local_host(user))
+        else:
+            # the options wait for the key file, written when the secret resolves
+            key: pulumi.Input[str] = self._args.private_key or ""  # __post_init__ ensured it
+            ssh_opts = pulumi.Output.all(key, stdout).apply(
+                lambda kv: self._docker_ssh_opts(kv[0], access_stamp(kv[1])))
+        self._provider = docker.Provider(
+            f"{self._name}-docker", host=host, ssh_opts=ssh_opts,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[preflight]))
+        return self._provider
+
+    def _local_host(self, user: str) -> str:
+        problem = local_docker_problem(user)
+        if problem is not None:
+            raise BoxError(problem)
+        return LOCAL_DOCKER
+
     def _tag(self) -> str:
         a = self._args
         return hashlib.sha256(f"{a.user}@{a.host}:{a.port}".encode()).hexdigest()[:12]
 
-    def _docker_ssh_opts(self, private_key: str) -> list[str]:
-        key_file = (Path(self._args.local_dir) / f"id-{self._tag()}").resolve()
-        write_private(key_file, private_key)
-        (Path.home() / ".ssh").mkdir(mode=0o700, exist_ok=True)  # holds the ControlPath socket
-        return docker_ssh_opts(self._known_hosts_file(), str(key_file))
+    def _docker_ssh_opts(self, private_key: str, stamp: str) -> list[str]:
+        problem = key_problem(private_key)
+        if problem is not None:
+            raise BoxError(f"wpfleet:sshPrivateKey {problem}: neither the commands nor the "
+                           "Docker provider's ssh (BatchMode, no agent) can use it; set an "
+                           "unencrypted key made for wpfleet (ssh-keygen -t ed25519 -N '')")
+        key_file = f"{self._args.local_dir}/id-{self._tag()}"
+        write_private(expand(key_file), private_key)
+        (ssh_home() / ".ssh").mkdir(mode=0o700, exist_ok=True)  # holds the ControlPath socket
+        return docker_ssh_opts(self._known_hosts_file(), key_file, stamp)
 
-    def _known_hosts_file(self) -> str | None:
+    def _known_hosts_file(self) -> str:
         """Write the pinned host key where the ssh client (used by Docker) can check it."""
         a = self._args
-        if a.host_key is None:
-            return None
-        path = (Path(a.local_dir) / f"known_hosts-{self._tag()}").resolve()
+        assert a.host_key is not None  # __post_init__ ensured it for remote boxes
+        path = f"{a.local_dir}/known_hosts-{self._tag()}"
         line = known_hosts_line(a.host, a.port, a.host_key)
-        if not path.exists() or path.read_text() != line:
-            write_private(path, line)
-        return str(path)
+        real = expand(path)
+        if not real.exists() or real.read_text() != line:
+            write_private(real, line)
+        return path
 
     def run(self, spec: BoxCommand, parent: pulumi.Resource,
             depends_on: list[pulumi.Resource] | None = None,

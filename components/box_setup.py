@@ -47,6 +47,8 @@ class BoxSetup(pulumi.ComponentResource):
             self.commands[spec.name] = self._run(args.box, spec, previous, secrets)
             previous = [self.commands[spec.name]]
         self.preflight = self.commands["box-preflight"]
+        # the Docker provider (and so every network, volume, image, container) waits for it
+        args.box.open_docker(self.preflight)
         self.ready = list(self.commands.values())
         self.register_outputs({"commands": list(self.commands)})
 

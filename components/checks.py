@@ -7,6 +7,7 @@ fix) to a shared list instead of raising, so a user sees every mistake in one ru
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,3 +120,65 @@ def check_http_url(p: Problems, key: str, value: str, schemes: tuple[str, ...]) 
 def check_abs_path(p: Problems, key: str, value: str) -> None:
     if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in value + "/":
         p.add(key, value, "must be an absolute path of letters, digits, '.', '_', '-' and '/'")
+
+
+# Host key types both connections can verify: pulumi-command pins ssh-rsa to SHA-1 signatures,
+# which OpenSSH >= 8.8 no longer offers, so an ssh-rsa pin fails there.
+HOST_KEY_RE = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$")
+
+
+def keyscan_hint(host: str, port: int) -> str:
+    """The exact command whose output is an accepted wpfleet:box.hostKey value."""
+    return f"ssh-keyscan -p {port} -t ed25519 {host} 2>/dev/null | cut -d' ' -f2-"
+
+
+def check_host_key(p: Problems, key: str, value: str | None, host: str, port: int) -> None:
+    """A remote box must pin its host key: both connections then verify it, none skips it."""
+    hint = keyscan_hint(host, port)
+    if value is None:
+        p.items.append(f"{key}: is required for a remote box (without it the commands would not "
+                       f"verify the box at all); set it to the output of `{hint}`")
+    elif value.startswith("ssh-rsa "):
+        p.add(key, value, "is an ssh-rsa key, which the command connection can only "
+              f"verify with SHA-1 signatures that OpenSSH >= 8.8 refuses; pin the ed25519 key: `{hint}`")
+    elif not HOST_KEY_RE.match(value):
+        p.add(key, value, f"must be one public host key \"TYPE BASE64\" without the host name; "
+              f"use the output of `{hint}`")
+
+
+def check_ssh_move(p: Problems, k: str, port: int, new_port: int | None, harden: bool,
+                   host_key: str | None) -> None:
+    """box.newPort: the first of two `up`s that move sshd; hardenSsh's algorithm policy."""
+    if new_port is not None:
+        check_port(p, f"{k}.newPort", new_port, low=1)
+        if not harden:
+            p.add(f"{k}.newPort", new_port, f"needs {k}.hardenSsh: true (the sshd drop-in is what "
+                  "opens the new port); set it, or remove newPort")
+        elif new_port == port:
+            p.add(f"{k}.newPort", new_port, f"equals {k}.port: the move is done; remove newPort")
+    if harden and host_key is not None and not host_key.startswith("ssh-ed25519 "):
+        p.add(f"{k}.hostKey", host_key.split(" ", 1)[0], f"is not offered by the hardened sshd "
+              f"({k}.hardenSsh: true allows only ed25519 and rsa-sha2 host keys); pin the "
+              "ed25519 key instead")
+
+
+def loopback_port(url: str) -> int | None:
+    """The port of an http(s) URL on this box's loopback (127.0.0.0/8, ::1, localhost), or None."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    local = host == "localhost" or (is_ip(host) and ipaddress.ip_address(host).is_loopback)
+    if not local:
+        return None
+    return port if port is not None else {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def local_docker_problem(user: str, socket_path: str = "/var/run/docker.sock") -> str | None:
+    """Why this process (and so the Docker provider it starts) cannot use the local daemon."""
+    if os.geteuid() == 0 or os.access(socket_path, os.R_OK | os.W_OK):
+        return None
+    return (f"box-preflight added {user} to the docker group, but this pulumi session started "
+            f"before that and cannot open {socket_path}: log in again (or run `newgrp docker`) "
+            "and run `pulumi up` again")

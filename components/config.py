@@ -48,6 +48,8 @@ class BoxConfig:
     install_docker: bool = False  # install docker.io from the distribution if missing
     harden_ssh: bool = False  # password login off, root by key only, sshd on `port`
     min_free_disk_mb: int = 2048  # preflight fails below this free space on /var/lib/docker
+    # with harden_ssh: sshd listens here too (and ufw allows it); the next `up` sets port to it
+    new_port: int | None = None
 
     @property
     def local(self) -> bool:

@@ -91,7 +91,7 @@ def _check_secrets(p: Problems, raw: dict[str, Any], secret_keys: set[str] | Non
 def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     k = f"{NS}:box"
     unknown_keys(p, k, raw, {"host", "port", "user", "hostKey", "installDocker", "hardenSsh",
-                             "minFreeDiskMb"})
+                             "minFreeDiskMb", "newPort"})
     host = take(p, k, raw, "host", str, required=True)
     port = take(p, k, raw, "port", int, 22)
     user = take(p, k, raw, "user", str, "root")
@@ -102,19 +102,19 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     checks.check_port(p, f"{k}.port", port, low=1)
     if not checks.POSIX_USER_RE.match(user):
         p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
-    if host_key is not None and not re.match(
-            r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$", host_key):
-        p.add(f"{k}.hostKey", host_key, "must be one public host key line such as "
-              "\"ssh-ed25519 AAAA...\" (from `ssh-keyscan -p PORT HOST`)")
+    if host is not None and host != "local":
+        checks.check_host_key(p, f"{k}.hostKey", host_key, host, port)
     disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
     if disk < 0:
         p.add(f"{k}.minFreeDiskMb", disk, "must not be negative")
+    harden = take(p, k, raw, "hardenSsh", bool, False)
+    new_port = take(p, k, raw, "newPort", int)
+    checks.check_ssh_move(p, k, port, new_port, harden, host_key)
     if host is None:
         return None
     return BoxConfig(host=host, port=port, user=user, host_key=host_key,
                      install_docker=take(p, k, raw, "installDocker", bool, False),
-                     harden_ssh=take(p, k, raw, "hardenSsh", bool, False),
-                     min_free_disk_mb=disk)
+                     harden_ssh=harden, min_free_disk_mb=disk, new_port=new_port)
 
 
 def _acme(p: Problems, raw: dict[str, Any]) -> AcmeConfig:
@@ -287,6 +287,9 @@ def _duckdns(p: Problems, raw: dict[str, Any]) -> DuckDnsConfig | None:
                   "(without .duckdns.org)")
     url = take(p, k, r, "updateUrl", str, DuckDnsConfig.update_url)
     checks.check_http_url(p, f"{k}.updateUrl", url, ("https", "http"))
+    if url.startswith("http://") and checks.loopback_port(url) is None:
+        p.add(f"{k}.updateUrl", url, "must be https (the DuckDNS token travels in it); plain "
+              "http is only allowed to a loopback test server (127.0.0.1)")
     minutes = take(p, k, r, "intervalMinutes", int, 5)
     if not 1 <= minutes <= 1440:
         p.add(f"{k}.intervalMinutes", minutes, "must be between 1 and 1440")
@@ -312,6 +315,8 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
     ports: dict[int, str] = {}
     if not stack.box.local:
         ports[stack.box.port] = f"{NS}:box.port"
+        if stack.box.new_port is not None:
+            ports.setdefault(stack.box.new_port, f"{NS}:box.newPort")
     ports[stack.apache.http_port] = f"{NS}:apache.httpPort"
     ports.setdefault(stack.apache.https_port, f"{NS}:apache.httpsPort")
 
@@ -336,6 +341,10 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
         k = f"{NS}:backends[{i}]"
         claim(names, b.name, f"{k}.name", "a name")
         claim(domains, b.domain, f"{k}.domain", "a domain")
+        upstream_port = checks.loopback_port(b.upstream) if b.image is None else None
+        if upstream_port is not None and upstream_port in ports:
+            p.add(f"{k}.upstream", b.upstream, f"points at port {upstream_port}, which is "
+                  f"{ports[upstream_port]}: Apache would proxy this backend there; fix one of them")
         if b.port is not None:
             claim(ports, b.port, f"{k}.port", "a port")
     if stack.tls_hosts and stack.acme.email is None:

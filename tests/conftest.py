@@ -12,6 +12,15 @@ import pytest
 from tests.harness import BASE_CONFIG
 
 
+@pytest.fixture(scope="session", autouse=True)
+def ssh_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Box writes the Docker provider's key files under the ssh home: a temporary one here."""
+    home = tmp_path_factory.mktemp("ssh-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("components.box.ssh_home", lambda: home)
+        yield home
+
+
 @pytest.fixture
 def base_config() -> dict[str, Any]:
     return copy.deepcopy(BASE_CONFIG)

@@ -29,9 +29,11 @@ SECRETS: dict[str, str] = {
     "duckdnsToken": "duck-token-0f3a9c11-secret",
 }
 
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey"  # any well-formed pinned key
+
 BASE_CONFIG: dict[str, Any] = {
     "box": {"host": "blog.example.org", "port": 2222, "user": "deploy",
-            "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey"},
+            "hostKey": HOST_KEY},
     "acme": {"email": "admin@example.org"},
     "sites": [
         {"name": "blog", "domain": "blog.example.org", "aliases": ["www.blog.example.org"],

@@ -27,6 +27,7 @@ def build(raw: dict[str, Any]) -> tuple[Graph, ApacheBalancer]:
 
     def program() -> None:
         box = Box("box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
+                                 host_key=stack.box.host_key,
                                  private_key=pulumi.Output.secret(SECRETS["sshPrivateKey"])))
         ready = command.local.Command("box-ready", create="true")
         made.append(ApacheBalancer("apache", ApacheBalancerArgs(stack=stack, box=box,

@@ -8,7 +8,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from components.box import docker_ssh_opts, known_hosts_line
+from components.box import docker_ssh_opts, expand, known_hosts_line
 from components.render import as_root
 from tests.harness import BASE_CONFIG, SECRETS, run_stack
 
@@ -20,7 +20,9 @@ def test_ssh_opts_pin_the_host_key_offer_only_the_key_and_multiplex() -> None:
     assert pairs["UserKnownHostsFile"] == "/tmp/kh"
     assert pairs["ControlMaster"] == "auto" and pairs["BatchMode"] == "yes"
     assert pairs["IdentitiesOnly"] == "yes" and opts[-2:] == ["-i", "/tmp/id"]
-    assert "StrictHostKeyChecking" not in " ".join(docker_ssh_opts(None, None))
+    assert pairs["ControlPath"] == "~/.ssh/wpfleet-%C-0"
+    # one policy: the host key is always checked, there is no variant without it
+    assert "StrictHostKeyChecking=yes" in docker_ssh_opts("/tmp/kh", None, "17")
 
 
 def test_known_hosts_line_uses_bracket_form_for_custom_ports() -> None:
@@ -40,17 +42,19 @@ def test_as_root_quotes_the_whole_script() -> None:
 
 def test_key_files_hold_exactly_the_configured_keys(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("components.box.ssh_home", lambda: tmp_path / "home")
     g = run_stack(BASE_CONFIG)
     provider = g.get("box-docker")
     opts = provider.inputs["sshOpts"]
     opts = json.loads(opts) if isinstance(opts, str) else opts  # provider inputs arrive as JSON
     assert "sshOpts" in provider.secret_inputs  # derived from the private key
     known = Path(next(o.split("=", 1)[1] for o in opts if o.startswith("UserKnownHostsFile=")))
+    known = expand(str(known))
     assert known.read_text() == f"[blog.example.org]:2222 {BASE_CONFIG['box']['hostKey']}\n"
-    key = Path(opts[opts.index("-i") + 1])
+    key = expand(opts[opts.index("-i") + 1])
     assert key.read_text() == SECRETS["sshPrivateKey"] + "\n"
     assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
-    assert key.parent == tmp_path / ".wpfleet"
+    assert key.parent == tmp_path / "home" / ".wpfleet"
 
 
 def test_root_user_runs_without_sudo() -> None:

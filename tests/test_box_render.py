@@ -14,8 +14,9 @@ from components.render.__main__ import write_plan
 from components.render.box_duckdns import TOKEN_FILE, UPDATER
 from components.render.box_firewall import rules
 from components.render.box_ssh import DROP_IN
+from tests.harness import HOST_KEY
 
-FULL = {"box": {"host": "box.example.org", "port": 2222, "hardenSsh": True,
+FULL = {"box": {"host": "box.example.org", "port": 2222, "hardenSsh": True, "hostKey": HOST_KEY,
                 "installDocker": True, "minFreeDiskMb": 4096},
         "apache": {"httpPort": 8080, "httpsPort": 8443},
         "duckdns": {"domains": ["meljuju", "other"], "updateUrl": "https://dd.example.org/u"},
@@ -29,7 +30,7 @@ def stack(**overrides: object) -> StackConfig:
 def test_command_names_and_order() -> None:
     assert [c.name for c in box.commands(parse(FULL))] == [
         "box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot"]
-    minimal = parse({"box": {"host": "box.example.org"}})
+    minimal = parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}})
     assert [c.name for c in box.commands(minimal)] == ["box-preflight", "box-boot"]
     assert box.files(minimal) == {}
 
@@ -47,7 +48,7 @@ def test_preflight_uses_config_values() -> None:
     assert "for port in 8080 8443; do" in text
     assert '-lt 4096 ]' in text
     assert "apt-get install -y -q docker.io" in text
-    plain = box.commands(parse({"box": {"host": "box.example.org"}}))[0].create
+    plain = box.commands(parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}}))[0].create
     assert "apt-get" not in plain.replace("'apt-get install docker.io'", "")
 
 
@@ -63,11 +64,14 @@ def test_firewall_rules_ssh_first_deduplicated() -> None:
 
 def test_ssh_drop_in_content() -> None:
     conf = box.files(parse(FULL))[DROP_IN]
-    assert conf.splitlines()[1:] == [
-        "Port 2222", "PubkeyAuthentication yes", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "PermitEmptyPasswords no",
-        "PermitRootLogin prohibit-password"]
-    assert DROP_IN not in box.files(stack(box={"host": "box.example.org"}))
+    lines = conf.splitlines()
+    assert lines[1:8] == [
+        "Port 2222", "PubkeyAuthentication yes", "AuthenticationMethods publickey",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+        "PermitEmptyPasswords no", "PermitRootLogin prohibit-password"]
+    # the rest (forwarding off, MaxAuthTries, algorithms) is checked by ssh-audit against a
+    # real sshd: tests/integration/test_ssh_hardening_real.py
+    assert DROP_IN not in box.files(stack(box={"host": "box.example.org", "hostKey": HOST_KEY}))
 
 
 def test_duckdns_files_and_command() -> None:

@@ -18,11 +18,11 @@ from components.box import Box, BoxArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.config import parse
 from components.render import as_root, certbot
-from tests.harness import BASE_CONFIG, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
+from tests.harness import BASE_CONFIG, HOST_KEY, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
 
 KEY = SECRETS["sshPrivateKey"]
 CONFIG: dict[str, Any] = {
-    "box": {"host": "box.example.org", "port": 2222, "user": "root"},
+    "box": {"host": "box.example.org", "port": 2222, "user": "root", "hostKey": HOST_KEY},
     "acme": {"email": "admin@example.org", "server": "https://acme-staging-v02.api.letsencrypt.org/directory"},
     "sites": [
         {"name": "blog", "domain": "blog.example.org", "aliases": ["www.blog.example.org"],
@@ -42,6 +42,7 @@ def build(raw: dict[str, Any]) -> tuple[Graph, dict[str, CertbotCert]]:
     def program() -> None:
         local = stack.box.host == "local"
         box = Box("box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
+                                 host_key=stack.box.host_key,
                                  private_key=None if local else pulumi.Output.secret(KEY)))
         for h in stack.tls_hosts:
             conf = command.local.Command(f"apache-conf-{h.name}", create="true")

@@ -19,6 +19,7 @@ config:
   wpfleet:box:
     host: blog.example.org
     port: 2222
+    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey
     user: deploy
   wpfleet:sshPrivateKey:
     secure: AAABAKeyCiphertext
@@ -100,7 +101,7 @@ def test_a_setting_under_another_wpfleet_parent_names_its_line(tmp_path: Path) -
                          "    email: admin@example.org\n    hostKey: ssh-ed25519 AAAA\n") \
         .replace("      replicas: 2\n", "      replica: 2\n").replace("port: 8090", "port: 99")
     err = refused(tmp_path, text)
-    assert f"Pulumi.t.yaml:{line_of(text, 'hostKey:')}: wpfleet:acme.hostKey: " \
+    assert f"Pulumi.t.yaml:{line_of(text, 'hostKey:', nth=2)}: wpfleet:acme.hostKey: " \
            "'ssh-ed25519 AAAA' is not a known setting" in err
     assert f"Pulumi.t.yaml:{line_of(text, 'replica: 2')}: wpfleet:sites[0].replica: 2 is not " \
            "a known setting" in err

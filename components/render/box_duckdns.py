@@ -114,7 +114,7 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
               "(expected a UUID)" >&2
             exit 1 ;;
         esac
-        mkdir -p -m 0700 "$(dirname "$TOKEN_FILE")"
+        mkdir -p -m 0700 "$(dirname "$TOKEN_FILE")" && chmod 0700 "$(dirname "$TOKEN_FILE")"
         mkdir -p "$LIB" "$UNIT_DIR"
         # mktemp creates 0600 files: the token is root-only from the moment it exists; a
         # here-string (not echo | ...) keeps it off every command line and in this shell

@@ -33,7 +33,8 @@ assert "'wpfleet'" in _PRELUDE and COMMENT == "wpfleet"  # the comment ours() lo
 
 def rules(stack: StackConfig) -> list[str]:
     """The rules in the order they are added: SSH first, then Apache, then the extras."""
-    wanted = [f"{stack.box.port}/tcp", f"{stack.apache.http_port}/tcp",
+    ssh = [f"{p}/tcp" for p in (stack.box.port, stack.box.new_port) if p is not None]
+    wanted = [*ssh, f"{stack.apache.http_port}/tcp",
               f"{stack.apache.https_port}/tcp", *stack.firewall.allow]
     return list(dict.fromkeys(wanted))  # de-duplicated, order kept
 
@@ -69,7 +70,7 @@ def firewall(stack: StackConfig) -> BoxCommand:
         if ! grep -q '^Status: active' <<<"$status"; then
           # SSH (%(ssh)s) was allowed above, before this point: enabling cannot lock us out
           "$UFW" --force enable >/dev/null
-          mkdir -p "$ETC" && touch "$MARK"
+          mkdir -p -m 0700 "$ETC" && chmod 0700 "$ETC" && touch "$MARK"
           echo "box-firewall: ufw enabled"; changed=1
         fi
         [ "$changed" = 1 ] \\

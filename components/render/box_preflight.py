@@ -17,6 +17,26 @@ from components.render import BoxCommand, script
 APACHE_PROCESSES = ("apache2", "httpd")
 
 
+# Local mode: pulumi's own user, when Box.run started this script with `sudo -n bash -c`
+# (not when pulumi itself runs under sudo: then the provider is root and needs no group).
+LOCAL_USER = dedent("""\
+    docker_user=""
+    case "${SUDO_COMMAND:-}" in */bash\\ -c\\ *) docker_user=${SUDO_USER:-} ;; esac""")
+
+
+def published_ports(stack: StackConfig) -> list[tuple[int, str, str]]:
+    """(loopback port, container name, config key) for every port the containers publish."""
+    out: list[tuple[int, str, str]] = []
+    for i, s in enumerate(stack.sites):
+        for r, port in enumerate(s.ports):
+            key = f"wpfleet:sites[{i}].port" + (f"+{r}" if r else "")
+            out.append((port, f"wpfleet-{s.name}-wp-{r}", key))
+    for i, b in enumerate(stack.backends):
+        if b.image and b.port is not None:
+            out.append((b.port, f"wpfleet-{b.name}", f"wpfleet:backends[{i}].port"))
+    return out
+
+
 def preflight(stack: StackConfig) -> BoxCommand:
     q = shlex.quote
     install = dedent("""\
@@ -29,11 +49,15 @@ def preflight(stack: StackConfig) -> BoxCommand:
         """) if stack.box.install_docker else ""
     ports = " ".join(str(p) for p in (stack.apache.http_port, stack.apache.https_port))
     body = dedent("""\
-        # DOCKER and SYSTEMCTL may be redirected by tests; the defaults are the box's own tools.
+        # DOCKER, SYSTEMCTL and WPFLEET_ETC may be redirected by tests; the defaults are the box's.
         DOCKER=${DOCKER:-docker}
         SYSTEMCTL=${SYSTEMCTL:-systemctl}
+        ETC=${WPFLEET_ETC:-/etc/wpfleet}
+        # the user the Docker provider runs as (it runs `docker` without sudo)
+        %(docker_user)s
         problems=()
         %(install)s
+        docker_ok=0
         if ! command -v "$DOCKER" >/dev/null 2>&1; then
           problems+=("Docker is not installed: run 'apt-get install docker.io' on the box,"\
 " or set wpfleet:box.installDocker: true")
@@ -41,6 +65,28 @@ def preflight(stack: StackConfig) -> BoxCommand:
           why=$(printf %%s "$docker_version" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
           problems+=("the Docker engine is not running or not reachable ($why):"\
 " run 'systemctl enable --now docker' on the box")
+        else
+          docker_ok=1
+        fi
+        mkdir -p -m 0700 "$ETC" && chmod 0700 "$ETC"
+        stamp=0
+        if [ "$docker_ok" = 1 ] && [ -n "$docker_user" ] && [ "$docker_user" != root ]; then
+          # the socket is root:docker 0660: the user needs the docker group (new logins only)
+          stamp_file=$ETC/docker-access-$docker_user
+          getent group docker >/dev/null || groupadd --system docker
+          if ! id -nG "$docker_user" | tr ' ' '\\n' | grep -qx docker; then
+            usermod -aG docker "$docker_user"
+            date +%%s >"$stamp_file"
+            echo "box-preflight: added $docker_user to the docker group"
+          fi
+          [ -s "$stamp_file" ] || date +%%s >"$stamp_file"
+          stamp=$(tr -cd '0-9' <"$stamp_file")
+          if ! as_user=$(runuser -u "$docker_user" -- "$DOCKER" version \
+              --format '{{.Server.Version}}' 2>&1); then
+            why=$(printf %%s "$as_user" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
+            problems+=("$docker_user cannot use Docker even in the docker group ($why):"\
+" check the owner and mode of /var/run/docker.sock (root:docker 0660)")
+          fi
         fi
         for port in %(ports)s; do
           # the processes listening on the port, e.g. users:(("nginx",pid=12,fd=6))
@@ -57,6 +103,21 @@ def preflight(stack: StackConfig) -> BoxCommand:
             esac
           done
         done
+        # loopback ports the containers will publish: free, or held by that very container
+        while read -r port container key; do
+          [ -n "$port" ] || continue
+          listening=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
+          [ -n "$listening" ] || continue
+          if [ "$docker_ok" = 1 ] && "$DOCKER" ps --filter "publish=$port" --format '{{.Names}}' \
+              2>/dev/null | grep -qx "$container"; then
+            continue
+          fi
+          holders=$(printf '%%s\\n' "$listening" | grep -o '"[^"]*",pid=' | cut -d'"' -f2 \
+            | sort -u | tr '\\n' ' ' || true)
+          problems+=("port $port ($key, for $container) is used by ${holders:-another process}:"\
+" stop that program or choose another port")
+        done <<'WPFLEET_PORTS'
+        %(published)sWPFLEET_PORTS
         disk_dir=/var/lib/docker
         [ -d "$disk_dir" ] || disk_dir=/
         free_mb=$(df -Pm "$disk_dir" | awk 'NR == 2 { print $4 }')
@@ -71,8 +132,13 @@ def preflight(stack: StackConfig) -> BoxCommand:
         fi
         echo "box-preflight: ok: Docker ${docker_version} running;"\
 " ports %(ports)s free or Apache's; ${free_mb} MB free on $disk_dir"
+        # read by Box: the Docker provider's ssh ControlPath changes with the group membership
+        echo "docker-access-stamp=$stamp"
         """) % {"install": install, "ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
-                "min_mb": stack.box.min_free_disk_mb}
+                "min_mb": stack.box.min_free_disk_mb,
+                "docker_user": LOCAL_USER if stack.box.local else f"docker_user={q(stack.box.user)}",
+                "published": "".join(f"{port} {name} {key}\n" for port, name, key
+                                     in published_ports(stack))}
     # A changed threshold or port re-runs the check in place (update), never deletes anything.
     return BoxCommand(name="box-preflight", create=script(body), update=script(body))
 

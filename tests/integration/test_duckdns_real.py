@@ -23,6 +23,7 @@ import pytest
 from components.config import parse
 from components.render import BoxCommand
 from components.render.box_duckdns import duckdns
+from tests.harness import HOST_KEY
 
 pytestmark = [pytest.mark.integration] + (
     [pytest.mark.skip(reason="curl missing: apt-get install curl")]
@@ -113,7 +114,7 @@ def box(tmp_path: Path) -> dict[str, str]:
 
 
 def render(url: str) -> BoxCommand:
-    stack = parse({"box": {"host": "box.example.org"}, "duckdnsToken": "x",
+    stack = parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}, "duckdnsToken": "x",
                    "duckdns": {"domains": ["meljuju", "other"], "updateUrl": url}})
     cmd = duckdns(stack)
     assert cmd is not None and cmd.stdin_secret == "duckdnsToken"

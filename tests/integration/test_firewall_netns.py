@@ -23,6 +23,7 @@ import pytest
 
 from components.config import parse
 from components.render.box_firewall import firewall
+from tests.harness import HOST_KEY
 
 pytestmark: list[pytest.MarkDecorator] | pytest.MarkDecorator = pytest.mark.integration
 for tool, pkg in (("ufw", "ufw"), ("ip", "iproute2"), ("unshare", "util-linux"),
@@ -138,7 +139,7 @@ def netns(tmp_path: Path) -> Iterator[Netns]:
 
 
 def render(allow: list[str]) -> tuple[str, str, str]:
-    stack = parse({"box": {"host": "box.example.org", "port": SSH_PORT},
+    stack = parse({"box": {"host": "box.example.org", "port": SSH_PORT, "hostKey": HOST_KEY},
                    "firewall": {"enabled": True, "allow": allow}})
     cmd = firewall(stack)
     assert cmd.update is not None and cmd.delete is not None

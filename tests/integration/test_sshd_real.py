@@ -17,6 +17,7 @@ from components.config import parse
 from components.render.box_duckdns import duckdns
 from components.render.box_preflight import preflight
 from components.render.box_ssh import drop_in, ssh
+from tests.harness import HOST_KEY
 from tests.integration import test_duckdns_real as duck_tests
 from tests.integration.sshd_env import PORT, SshdEnv, require_ssh
 from tests.integration.test_duckdns_real import FAKE_SYSTEMCTL, TOKEN, FakeDuck
@@ -48,7 +49,7 @@ def run_local(script: str, redirects: dict[str, str]) -> subprocess.CompletedPro
 
 
 def hardening(port: int = PORT) -> tuple[str, str, str]:
-    stack = parse({"box": {"host": "box.example.org", "port": port, "hardenSsh": True}})
+    stack = parse({"box": {"host": "box.example.org", "port": port, "hardenSsh": True, "hostKey": HOST_KEY}})
     cmd = ssh(stack)
     assert cmd is not None and cmd.delete is not None
     return cmd.create, cmd.delete, drop_in(stack)
@@ -79,7 +80,10 @@ def test_hardened_sshd_accepts_key_and_refuses_password(env: SshdEnv) -> None:
     assert again.returncode == 0 and "no change" in again.stdout
 
     gone = run_local(delete, redirects)
-    assert gone.returncode == 0 and not target.exists()
+    assert gone.returncode == 0, gone.stderr
+    # sshd_config alone lists no Port 22222: the delete keeps just that line (never locked out)
+    kept = [ln for ln in target.read_text().splitlines() if not ln.startswith("#")]
+    assert kept == ["Port 22222"] and "kept Port 22222" in gone.stdout
 
 
 def test_invalid_sshd_config_reverts_the_drop_in(env: SshdEnv) -> None:
@@ -116,7 +120,7 @@ def test_duckdns_script_over_real_ssh(env: SshdEnv, fake_duck: FakeDuck,
                  **box_env(env)}
     env.write_config(set_env=redirects)
     env.start()
-    stack = parse({"box": {"host": "127.0.0.1", "port": PORT}, "duckdnsToken": "x",
+    stack = parse({"box": {"host": "127.0.0.1", "port": PORT, "hostKey": HOST_KEY}, "duckdnsToken": "x",
                    "duckdns": {"domains": ["meljuju"], "updateUrl": fake_duck.url}})
     cmd = duckdns(stack)
     assert cmd is not None
@@ -131,7 +135,7 @@ def test_duckdns_script_over_real_ssh(env: SshdEnv, fake_duck: FakeDuck,
 def test_failing_preflight_over_real_ssh(env: SshdEnv, tmp_path: Path) -> None:
     env.write_config()
     env.start()
-    stack = parse({"box": {"host": "127.0.0.1", "port": PORT, "minFreeDiskMb": 2**40}})
+    stack = parse({"box": {"host": "127.0.0.1", "port": PORT, "minFreeDiskMb": 2**40, "hostKey": HOST_KEY}})
     out = env.run_script(preflight(stack).create)
     assert out.returncode == 1
     assert "box-preflight: the box is not ready" in out.stderr
@@ -141,7 +145,7 @@ def test_failing_preflight_over_real_ssh(env: SshdEnv, tmp_path: Path) -> None:
     fake_docker.write_text("#!/bin/sh\necho 28.2.2\n")
     fake_docker.chmod(0o755)
     ok = env.run_script(f"export DOCKER={fake_docker}\n" + preflight(
-        parse({"box": {"host": "127.0.0.1", "port": PORT, "minFreeDiskMb": 0},
+        parse({"box": {"host": "127.0.0.1", "port": PORT, "minFreeDiskMb": 0, "hostKey": HOST_KEY},
                "apache": {"httpPort": 27180, "httpsPort": 27443}})).create)
     assert ok.returncode == 0, ok.stderr
     assert "box-preflight: ok: Docker 28.2.2 running" in ok.stdout
