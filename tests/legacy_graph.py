@@ -71,7 +71,7 @@ def snapshot(graph: Graph) -> list[dict[str, Any]]:
         "deleteBeforeReplace": r.delete_before_replace, "retainOnDelete": r.retain_on_delete,
         "secretInputs": sorted(r.secret_inputs), "inputs": r.inputs,
     } for r in graph.resources]
-    out.sort(key=lambda e: e["path"])
+    out.sort(key=lambda e: str(e["path"]))
     return json.loads(_norm(json.dumps(out, sort_keys=True, default=str)))
 
 
