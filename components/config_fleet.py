@@ -255,13 +255,18 @@ def _is_cipher(value: Any) -> bool:
 
 def missing_secrets(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
     """A problem for each secret the stack needs but lacks: the one rule of `up` and render."""
+    return missing_ssh_keys(fleet, present) + config.missing_secrets(fleet.union, present)
+
+
+def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
+    """The SSH key part of `missing_secrets`: each remote box needs its own key or the shared one."""
     per_box = present.get(SSH_KEYS_KEY) if isinstance(present, dict) else None
     if per_box is None or _is_cipher(per_box):  # an encrypted whole map: names unseen
         has = set() if per_box is None else set(fleet.names)
     else:
         has = set(per_box) if isinstance(per_box, dict) else set()
     if fleet.legacy and SSH_KEYS_KEY not in present:  # today's message, word for word
-        return config.missing_secrets(fleet.boxes[0][1], present)
+        return config.missing_secrets(StackConfig(box=fleet.boxes[0][1].box), present)
     problems = []
     for name, st in fleet.boxes:
         if not st.box.local and name not in has and SSH_KEY_KEY not in present:
@@ -269,7 +274,7 @@ def missing_secrets(fleet: FleetConfig, present: Collection[str] | dict[str, Any
                 f"{NS}:{SSH_KEYS_KEY}.{name}: is required by box {name} ({st.box.host}) because "
                 f"{NS}:{SSH_KEY_KEY} (shared by all boxes) is not set; set one of them with "
                 f"`pulumi config set --secret --path '{NS}:{SSH_KEYS_KEY}.{name}' < KEY_FILE`")
-    return problems + config.missing_secrets(fleet.union, present)
+    return problems
 
 
 @dataclass(frozen=True)
@@ -300,5 +305,5 @@ def load() -> tuple[FleetConfig, FleetSecrets]:
     return fleet, FleetSecrets(shared=config.read_secrets(fleet.union, raw), ssh_keys=ssh_keys)
 
 
-__all__ = ["DEFAULT_BOX", "FleetConfig", "FleetSecrets", "load", "missing_secrets",
+__all__ = ["DEFAULT_BOX", "FleetConfig", "FleetSecrets", "load", "missing_secrets", "missing_ssh_keys",
            "name_prefix", "parse"]
