@@ -157,3 +157,26 @@ def test_a_boxes_stack_with_one_box_default_is_the_wpfleet_box_graph() -> None:
     a, b = run_stack(legacy), run_stack(boxes)
     assert inputs(a) == inputs(b)
     assert b.outputs["boxes"]["default"]["sites"] == a.outputs["sites"]
+
+
+def test_moving_a_site_keeps_its_passwords_and_touches_no_other_site(graph: Graph) -> None:
+    """What docs/scaling.md promises: docs moves from web3 to web2 with the same DB passwords."""
+    cfg = fleet_config()
+    docs = next(s for s in cfg["sites"] if s["name"] == "docs")
+    docs.update(box="web2", port=8200)  # 8082 is wiki's port on web2
+    moved = run_stack(cfg, fleet_secrets())
+    before, after = inputs(graph), inputs(moved)
+    passwords = [r for r in graph.of_type("random:index/randomPassword:RandomPassword")
+                 if top(graph, r).name == "docs"]
+    assert passwords and all(after[p.urn] == before[p.urn] for p in passwords)
+    new = {r.urn: r for r in moved.resources}
+    for r in graph.resources:
+        if top(graph, r).name == "docs" and r.type.startswith(DOCKER):
+            assert where(moved, new[r.urn]) == "web2" and where(graph, r) == "web3"
+    others = [r.urn for r in graph.resources
+              if top(graph, r).name in {"blog", "shop", "news", "wiki", "forum", "cafe"}]
+    assert others and all(after[u] == before[u] for u in others)
+    # its volumes keep their Docker names (restore into them on web2) and stay retained
+    vols = sorted(r.inputs["name"] for r in moved.of_type(f"{DOCKER}volume:Volume")
+                  if top(moved, r).name == "docs" and r.retain_on_delete)
+    assert vols == ["wpfleet-docs-db", "wpfleet-docs-html"]
