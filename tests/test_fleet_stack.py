@@ -180,3 +180,29 @@ def test_moving_a_site_keeps_its_passwords_and_touches_no_other_site(graph: Grap
     vols = sorted(r.inputs["name"] for r in moved.of_type(f"{DOCKER}volume:Volume")
                   if top(moved, r).name == "docs" and r.retain_on_delete)
     assert vols == ["wpfleet-docs-db", "wpfleet-docs-html"]
+
+
+def test_each_box_runs_exactly_its_rendered_commands_under_its_prefix(graph: Graph) -> None:
+    from components.config_fleet import parse
+    from components.render import as_root, plan
+
+    fleet = parse(fleet_config())
+    for b, pre in PREFIX.items():
+        rendered = {pre + c.name: c for c in plan(fleet.box(b)).commands}
+        ran = {r.name: r for r in graph.of_type(COMMAND) if where(graph, r) == b}
+        assert set(ran) == set(rendered), b
+        for name, spec in rendered.items():
+            assert ran[name].inputs["create"] == as_root(spec.create, sudo=True), name
+
+
+def test_a_local_box_beside_a_remote_one_needs_only_the_remote_key() -> None:
+    cfg = {"boxes": {"default": {"host": "local"}, "web2": {"host": "box2.example.org"}},
+           "acme": {"email": "admin@example.org"},
+           "sites": [{"name": "blog", "domain": "blog.example.org", "port": 8082, "box": "default"},
+                     {"name": "wiki", "domain": "wiki.example.org", "port": 8082, "box": "web2"}]}
+    g = run_stack(cfg, {"sshPrivateKeys": json.dumps(BOX_KEYS)})
+    local = {r.name for r in g.of_type("command:local:Command")}
+    remote = {r.name for r in g.of_type(COMMAND)}
+    assert "wordpress-blog" in local and "web2-wordpress-wiki" in remote
+    assert all(n.startswith("web2-") for n in remote) and not any(n.startswith("web2-") for n in local)
+    assert g.get("box-docker").inputs["host"] == "unix:///var/run/docker.sock"
