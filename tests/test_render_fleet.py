@@ -66,3 +66,12 @@ def test_a_bad_box_reference_names_its_line(tmp_path: Path) -> None:
     cfg["sites"][2]["box"] = "web9"
     done = render(stack_file(tmp_path, cfg, **fleet_secrets()), tmp_path / "out")
     assert done.returncode == 1 and "wpfleet:sites[2].box: 'web9' names no box" in done.stderr
+
+
+def test_per_box_keys_set_as_one_encrypted_map_render(tmp_path: Path) -> None:
+    secrets = fleet_secrets()
+    del secrets["sshPrivateKey"]
+    secrets["sshPrivateKeys"] = SECURE  # `pulumi config set --secret wpfleet:sshPrivateKeys '{…}'`
+    done = render(stack_file(tmp_path, fleet_config(), **secrets), tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "<secret>" in (tmp_path / "out/web3/plan/resources.yaml").read_text()

@@ -16,6 +16,7 @@ leaves is refused, so no other directory is ever cleaned. Contacts nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 import pulumi
 
 from components import config_fleet
-from components.config import ConfigError, StackConfig, parse
+from components.config import SSH_KEYS_KEY, ConfigError, StackConfig, parse
 from components.config_fleet import FleetConfig
 from components.render import BoxPlan, plan, plan_boxes, plan_dump, plan_view, stackfile
 
@@ -58,6 +59,14 @@ def read_fleet_file(path: Path) -> tuple[stackfile.StackFile, FleetConfig]:
     if problems:
         raise ConfigError(problems)
     return sf, fleet
+
+
+def _per_box_keys(sf: stackfile.StackFile, fleet: FleetConfig) -> stackfile.StackFile:
+    """`sshPrivateKeys` set as one encrypted map: its box names are unseen, assume every box."""
+    value = sf.raw.get(SSH_KEYS_KEY)
+    if not stackfile.is_secure(value):
+        return sf
+    return dataclasses.replace(sf, raw={**sf.raw, SSH_KEYS_KEY: dict.fromkeys(fleet.names, value)})
 
 
 def fleet_files(fleet: FleetConfig, resources: list[plan_dump.Resource]) -> dict[str, tuple[str, int]]:
@@ -141,7 +150,8 @@ def main(argv: list[str]) -> int:
         check_out_dir(out)
         match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", stack_file.name)
         try:
-            resources = plan_dump.record(sf, fleet.union, match.group(1) if match else "render")
+            resources = plan_dump.record(_per_box_keys(sf, fleet), fleet.union,
+                                         match.group(1) if match else "render")
         except ConfigError:
             raise
         except pulumi.RunError as e:  # what `up` would stop on, e.g. a missing secret name
