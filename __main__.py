@@ -30,8 +30,9 @@ fleet, secrets = config_fleet.load()  # raises ConfigError (shown without traceb
 def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | None) -> dict:
     """One box: its connection, basics, images, sites, backends, Apache and certificates.
 
-    Box-wide resources of a box other than `default` get the box's name as a prefix (Box.run
-    prefixes its commands, Images its image pulls); sites and backends keep their names.
+    On a box other than `default`, the box-wide components, every command (Box.run) and every
+    image pull (Images) get the box's name as a prefix, so two boxes never register the same
+    resource; site and backend components keep their names (unique across the stack).
     """
     pre = config_fleet.name_prefix(box_name)
     box = Box(f"{pre}box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,

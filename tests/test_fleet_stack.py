@@ -206,3 +206,9 @@ def test_a_local_box_beside_a_remote_one_needs_only_the_remote_key() -> None:
     assert "wordpress-blog" in local and "web2-wordpress-wiki" in remote
     assert all(n.startswith("web2-") for n in remote) and not any(n.startswith("web2-") for n in local)
     assert g.get("box-docker").inputs["host"] == "unix:///var/run/docker.sock"
+
+
+def test_no_two_resources_share_a_urn(graph: Graph) -> None:
+    """The engine refuses a duplicate URN (mocks do not): two boxes must never register one."""
+    urns = [r.urn for r in graph.resources]
+    assert len(urns) == len(set(urns)), sorted({u for u in urns if urns.count(u) > 1})
