@@ -75,3 +75,12 @@ def test_per_box_keys_set_as_one_encrypted_map_render(tmp_path: Path) -> None:
     done = render(stack_file(tmp_path, fleet_config(), **secrets), tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert "<secret>" in (tmp_path / "out/web3/plan/resources.yaml").read_text()
+
+
+def test_a_plaintext_key_beside_encrypted_ones_is_refused_at_its_line(tmp_path: Path) -> None:
+    secrets = fleet_secrets()
+    secrets["sshPrivateKeys"] = {"web2": SECURE, "web3": "-----BEGIN PLAIN KEY-----"}
+    done = render(stack_file(tmp_path, fleet_config(), **secrets), tmp_path / "out")
+    assert done.returncode == 1
+    assert "wpfleet:sshPrivateKeys.web3: is stored in plaintext beside encrypted values" in done.stderr
+    assert "PLAIN KEY" not in done.stderr
