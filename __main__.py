@@ -1,4 +1,4 @@
-"""wpfleet: one Ubuntu box -> multi-site WordPress host. Reads the stack config once, composes."""
+"""wpfleet: Ubuntu boxes -> multi-site WordPress hosts. Reads the stack config once, composes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import gc
 
 import pulumi
 
-from components import config
+from components import config_fleet
 from components.apache_balancer import ApacheBalancer, ApacheBalancerArgs
 from components.backend_service import BackendService, BackendServiceArgs
 from components.backup import Backup, BackupArgs
 from components.box import Box, BoxArgs
 from components.box_setup import BoxSetup, BoxSetupArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
+from components.config import StackConfig
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
 from components.render.wpcli import WPCLI_IMAGE
@@ -25,61 +26,87 @@ from components.wp_tools import WpTools, WpToolsArgs, smtp_password_for
 gc.freeze()
 gc.set_threshold(100_000, 50, 1000)
 
-stack, secrets = config.load()  # raises ConfigError (shown without traceback) before any resource
+fleet, secrets = config_fleet.load()  # raises ConfigError (shown without traceback) first
 
-box = Box("box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
-                         host_key=stack.box.host_key, private_key=secrets.ssh_private_key))
-setup = BoxSetup("box-setup", BoxSetupArgs(stack=stack, box=box,
-                                           duckdns_token=secrets.duckdns_token))
 
-refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
-refs += [b.image for b in stack.backends if b.image]
-refs += [WPCLI_IMAGE] if stack.sites else []  # WordPress's install/upgrade runs wp-cli
-images = Images("images", ImagesArgs(refs=tuple(refs), box=box, after=(setup.preflight,)))
+def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | None) -> dict:
+    """One box: its connection, basics, images, sites, backends, Apache and certificates.
 
-tools = WpTools("wordpress-tools", WpToolsArgs(stack=stack, box=box, after=(setup.preflight,)))
-sites: dict[str, WordPressSite] = {}
-installs: dict[str, WordPressInstall] = {}
-for site in stack.sites:
-    network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))
-    sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
-        site=site, box=box, network=network,
-        wordpress_image_id=images.id_of(site.wordpress_image),
-        mariadb_image_id=images.id_of(site.mariadb_image),
-        after=(tools.site_files[site.name],),
-        smtp_password=smtp_password_for(site, secrets.smtp_passwords)))
-    installs[site.name] = WordPressInstall(f"{site.name}-install", WordPressInstallArgs(
-        stack=stack, site=site, box=box,
-        after=[*sites[site.name].replicas, images.images[WPCLI_IMAGE]],
-        admin_password=secrets.admin_passwords.get(site.name)))
-    tools.cron(site, sites[site.name].replicas)
+    On a box other than `default`, the box-wide components, every command (Box.run) and every
+    image pull (Images) get the box's name as a prefix, so two boxes never register the same
+    resource; site and backend components keep their names (unique across the stack).
+    """
+    pre = config_fleet.name_prefix(box_name)
+    box = Box(f"{pre}box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
+                                   host_key=stack.box.host_key, private_key=ssh_key,
+                                   name_prefix=pre))
+    setup = BoxSetup(f"{pre}box-setup", BoxSetupArgs(stack=stack, box=box,
+                                                     duckdns_token=secrets.shared.duckdns_token))
 
-for backend in stack.backends:
-    if backend.image:
-        BackendService(backend.name, BackendServiceArgs(
-            backend=backend, box=box, image_id=images.id_of(backend.image),
-            secret_env=secrets.backend_secrets, after=[setup.preflight]))
+    refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
+    refs += [b.image for b in stack.backends if b.image]
+    refs += [WPCLI_IMAGE] if stack.sites else []  # WordPress's install/upgrade runs wp-cli
+    images = Images(f"{pre}images", ImagesArgs(refs=tuple(refs), box=box,
+                                               after=(setup.preflight,)))
 
-if stack.backup is not None and secrets.restic_password is not None:
-    Backup("backup", BackupArgs(stack=stack, box=box, restic_password=secrets.restic_password,
-                                backup_env=secrets.backup_env, after=[setup.preflight]))
+    tools = WpTools(f"{pre}wordpress-tools", WpToolsArgs(stack=stack, box=box,
+                                                        after=(setup.preflight,)))
+    sites: dict[str, WordPressSite] = {}
+    installs: dict[str, WordPressInstall] = {}
+    for site in stack.sites:
+        network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))
+        sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
+            site=site, box=box, network=network,
+            wordpress_image_id=images.id_of(site.wordpress_image),
+            mariadb_image_id=images.id_of(site.mariadb_image),
+            after=(tools.site_files[site.name],),
+            smtp_password=smtp_password_for(site, secrets.shared.smtp_passwords)))
+        installs[site.name] = WordPressInstall(f"{site.name}-install", WordPressInstallArgs(
+            stack=stack, site=site, box=box,
+            after=[*sites[site.name].replicas, images.images[WPCLI_IMAGE]],
+            admin_password=secrets.shared.admin_passwords.get(site.name)))
+        tools.cron(site, sites[site.name].replicas)
 
-apache = ApacheBalancer("apache", ApacheBalancerArgs(
-    stack=stack, box=box, after=setup.ready,
-    host_after={name: [i.command] for name, i in installs.items()}))
-certs = {h.name: CertbotCert(f"{h.name}-cert", CertbotCertArgs(
-    stack=stack, host=h, box=box, conf=apache.confs[h.name])) for h in stack.tls_hosts}
+    for backend in stack.backends:
+        if backend.image:
+            BackendService(backend.name, BackendServiceArgs(
+                backend=backend, box=box, image_id=images.id_of(backend.image),
+                secret_env=secrets.shared.backend_secrets, after=[setup.preflight]))
 
-pulumi.export("dockerHost", box.docker_host)
-pulumi.export("sites", {
-    name: {"urls": s.urls, "hostPorts": s.host_ports, "containers": s.container_names,
-           "certificate": certs[name].live_path if name in certs else None}
-    for name, s in sites.items()})
-pulumi.export("backends", {
-    b.name: {"url": f"{'https' if b.tls else 'http'}://{b.domain}{b.path}",
-             "upstream": b.upstream,
-             "certificate": certs[b.name].live_path if b.name in certs else None}
-    for b in stack.backends})
+    if stack.backup is not None and secrets.shared.restic_password is not None:
+        Backup(f"{pre}backup", BackupArgs(
+            stack=stack, box=box, restic_password=secrets.shared.restic_password,
+            backup_env=secrets.shared.backup_env, after=[setup.preflight]))
+
+    apache = ApacheBalancer(f"{pre}apache", ApacheBalancerArgs(
+        stack=stack, box=box, after=setup.ready,
+        host_after={name: [i.command] for name, i in installs.items()}))
+    certs = {h.name: CertbotCert(f"{h.name}-cert", CertbotCertArgs(
+        stack=stack, host=h, box=box, conf=apache.confs[h.name])) for h in stack.tls_hosts}
+
+    return {
+        "dockerHost": box.docker_host,
+        "sites": {name: {"urls": s.urls, "hostPorts": s.host_ports,
+                         "containers": s.container_names,
+                         "certificate": certs[name].live_path if name in certs else None}
+                  for name, s in sites.items()},
+        "backends": {b.name: {"url": f"{'https' if b.tls else 'http'}://{b.domain}{b.path}",
+                              "upstream": b.upstream,
+                              "certificate": certs[b.name].live_path if b.name in certs else None}
+                     for b in stack.backends},
+        "adminPasswords": {name: i.admin_password for name, i in installs.items()},
+    }
+
+
+deployed = {name: deploy_box(name, stack, secrets.ssh_keys[name]) for name, stack in fleet.boxes}
+if fleet.legacy:  # a wpfleet:box stack: today's outputs
+    only = deployed[config_fleet.DEFAULT_BOX]
+    pulumi.export("dockerHost", only["dockerHost"])
+    pulumi.export("sites", only["sites"])
+    pulumi.export("backends", only["backends"])
+else:  # grouped by box: `pulumi stack output boxes`
+    pulumi.export("boxes", {name: {k: v for k, v in d.items() if k != "adminPasswords"}
+                            for name, d in deployed.items()})
 # `pulumi stack output adminPasswords --show-secrets`; the admin user is sites[].adminUser
 pulumi.export("adminPasswords", pulumi.Output.secret(
-    {name: i.admin_password for name, i in installs.items()}))
+    {name: pw for d in deployed.values() for name, pw in d["adminPasswords"].items()}))

@@ -1,10 +1,11 @@
-"""Benchmark (not a test): evaluate __main__.py under Pulumi mocks for 1, 10 and 50 sites.
+"""Benchmark (not a test): evaluate __main__.py under Pulumi mocks for 1, 10 and 50 sites,
+then for 1, 3 and 10 boxes (`wpfleet:boxes`) of 10 sites each.
 
 Prints resources, wall time, ms per site and the longest dependency chain in the resource graph
 (dependencies as the engine receives them, plus parent -> child). Targets: the chain does not
-grow with the number of sites; <= 50 ms per site.
+grow with the number of sites or boxes; <= 50 ms per site.
 
-    python bench/mocks_bench.py [--runs 3] [--sizes 1,10,50]
+    python bench/mocks_bench.py [--runs 3] [--sizes 1,10,50] [--boxes 1,3,10] [--per-box 10]
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import BASE_CONFIG, Graph, run_stack  # noqa: E402
+from tests.fleet_configs import sized  # noqa: E402
+from tests.harness import BASE_CONFIG, SECRETS, Graph, run_stack  # noqa: E402
 
 
 def config_with(n: int) -> dict:
@@ -47,6 +49,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="1,10,50")
+    ap.add_argument("--boxes", default="1,3,10")
+    ap.add_argument("--per-box", type=int, default=10)
     args = ap.parse_args()
     run_stack(config_with(1))  # warm-up: imports, gRPC stubs
     print(f"{'sites':>5} {'resources':>9} {'wall ms (median)':>16} {'ms/site':>8} "
@@ -63,6 +67,18 @@ def main() -> None:
         base = base or (n, wall)
         print(f"{n:>5} {len(g.resources):>9} {wall:>16.0f} {wall / n:>8.1f} "
               f"{marginal:>16} {longest_chain(g):>13}")
+    print(f"\n{'boxes':>5} {'sites':>5} {'resources':>9} {'wall ms (median)':>16} {'ms/site':>8} "
+          f"{'longest chain':>13}")
+    for n in (int(s) for s in args.boxes.split(",") if s):
+        times = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            g = run_stack(sized(n, args.per_box), SECRETS)
+            times.append((time.perf_counter() - t0) * 1000)
+        wall = statistics.median(times)
+        sites = n * args.per_box
+        print(f"{n:>5} {sites:>5} {len(g.resources):>9} {wall:>16.0f} {wall / sites:>8.1f} "
+              f"{longest_chain(g):>13}")
 
 
 if __name__ == "__main__":

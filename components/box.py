@@ -113,6 +113,9 @@ class BoxArgs:
     # where the pinned host key and the private key are written for the system ssh client
     # that the Docker provider runs (it cannot take key material itself); "~" is expanded
     local_dir: str = KEY_DIR
+    # prefix of every command resource name (and image pull) on this box: "" for the box
+    # `default`, "web2-" for the box web2, so two boxes never register the same name
+    name_prefix: str = ""
 
     def __post_init__(self) -> None:
         if self.host != "local" and self.private_key is None:
@@ -137,6 +140,7 @@ class Box(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._provider: docker.Provider | None = None
+        self.name_prefix = args.name_prefix
         self.local = args.host == "local"
         self.docker_host = LOCAL_DOCKER if self.local else f"ssh://{args.user}@{args.host}:{args.port}"
         self.connection = None if self.local else command.remote.ConnectionArgs(
@@ -212,14 +216,15 @@ class Box(pulumi.ComponentResource):
         delete = as_root(spec.delete, sudo) if spec.delete is not None else None
         triggers = list(spec.triggers) or None
         opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [])
+        name = self.name_prefix + spec.name
         # add_previous_output_in_env=False: the previous stdout/stderr would be sent as
         # PULUMI_COMMAND_* env vars, which a stock sshd refuses (a warning on every update)
         if self.local:
             return command.local.Command(
-                spec.name, create=create, update=update, delete=delete, stdin=stdin,
+                name, create=create, update=update, delete=delete, stdin=stdin,
                 triggers=triggers, interpreter=["/bin/sh", "-c"],
                 add_previous_output_in_env=False, opts=opts)
         return command.remote.Command(
-            spec.name, connection=self.connection, create=create, update=update,
+            name, connection=self.connection, create=create, update=update,
             delete=delete, stdin=stdin, triggers=triggers, add_previous_output_in_env=False,
             opts=opts)

@@ -25,9 +25,11 @@ SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY = "sshPrivateKey", "duckdnsT
 ADMIN_PASSWORDS_KEY = "adminPasswords"  # {site: password}; a site not listed gets a generated one
 RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY = "resticPassword", "backupEnv"
 SMTP_PASSWORD_KEY = "smtpPassword"  # noqa: S105 - {site: password} (or one string for every site)
+SSH_KEYS_KEY = "sshPrivateKeys"  # {box: private key}; a box not listed uses sshPrivateKey
 SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY,
-               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY)
-PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup")
+               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY, SSH_KEYS_KEY)
+PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
+              "boxes")  # boxes: see components/config_fleet.py
 
 
 class ConfigError(pulumi.RunError):
@@ -208,6 +210,16 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConf
 
 def load() -> tuple[StackConfig, Secrets]:
     """Read the stack config from the Pulumi runtime (the only place pulumi.Config is read)."""
+    raw, secret_keys = read_raw()
+    stack = parse(raw, secret_keys)
+    missing = missing_secrets(stack, raw)
+    if missing:
+        raise ConfigError(missing)
+    return stack, read_secrets(stack, raw)
+
+
+def read_raw() -> tuple[dict[str, Any], set[str]]:
+    """The whole namespace-stripped config map and the names of the keys stored as secrets."""
     raw: dict[str, Any] = {}
     prefix = f"{NAMESPACE}:"
     # pulumi.Config can only read keys it is asked for; to refuse unknown keys (typos) the whole
@@ -218,10 +230,11 @@ def load() -> tuple[StackConfig, Secrets]:
             raw[full_key[len(prefix):]] = _decode(value)
     secret_keys = {k[len(prefix):] for k in pulumi.runtime.get_config_secret_keys_env()
                    + list(pulumi.runtime.config._SECRET_KEYS.get()) if k.startswith(prefix)}
-    stack = parse(raw, secret_keys)
-    missing = missing_secrets(stack, raw)
-    if missing:
-        raise ConfigError(missing)
+    return raw, secret_keys
+
+
+def read_secrets(stack: StackConfig, raw: dict[str, Any]) -> Secrets:
+    """The secrets this (validated) stack needs, as secret Outputs."""
     cfg = pulumi.Config(NAMESPACE)
     secrets = Secrets(
         ssh_private_key=None if stack.box.local else cfg.require_secret("sshPrivateKey"),
@@ -236,7 +249,7 @@ def load() -> tuple[StackConfig, Secrets]:
         smtp_passwords=cfg.require_secret(SMTP_PASSWORD_KEY)
         if _needs_smtp_password(stack) else None,
     )
-    return stack, secrets
+    return secrets
 
 
 def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
@@ -252,6 +265,8 @@ def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
 
 def set_secret_hint(stack: StackConfig | None, key: str) -> str:
     """The command that stores a secret key; backendSecrets is set one value at a time."""
+    if key == SSH_KEYS_KEY:
+        return f"pulumi config set --secret --path '{NAMESPACE}:{key}.BOX' < KEY_FILE"
     if key != BACKEND_SECRETS_KEY:
         return f"pulumi config set --secret {NAMESPACE}:{key} ..."
     b = next((b for b in stack.backends if b.secret_env), None) if stack else None

@@ -30,7 +30,7 @@ class Images(pulumi.ComponentResource):
         for ref in sorted(set(args.refs)):
             # keep_locally: another site may still run it; the engine pulls only when missing
             self.images[ref] = docker.RemoteImage(
-                image_resource_name(ref), name=ref, keep_locally=True,
+                args.box.name_prefix + image_resource_name(ref), name=ref, keep_locally=True,
                 opts=pulumi.ResourceOptions(parent=self, provider=args.box.provider,
                                             depends_on=list(args.after)))
         self.register_outputs({"images": sorted(self.images)})

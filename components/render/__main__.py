@@ -7,6 +7,8 @@ values are neither needed nor decrypted), validates it with the program's own ru
   OUT_DIR/commands/<resource-name>.sh (and .update.sh / .delete.sh);
 - OUT_DIR/plan/: every resource `up` would register (containers, networks, volumes, images…),
   recorded by running the program itself under Pulumi mocks, secrets masked.
+A `wpfleet:boxes` stack writes all of that once per box under OUT_DIR/<box>/ (a `wpfleet:box`
+stack keeps the flat layout above: it is the one box `default`).
 OUT_DIR then holds exactly this render: files of an earlier render that this one did not write
 (a removed site's conf) are deleted. A non-empty OUT_DIR without the marker file that a render
 leaves is refused, so no other directory is ever cleaned. Contacts nothing.
@@ -14,6 +16,7 @@ leaves is refused, so no other directory is ever cleaned. Contacts nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -21,8 +24,10 @@ from pathlib import Path
 
 import pulumi
 
-from components.config import ConfigError, StackConfig, parse
-from components.render import BoxPlan, plan, plan_dump, plan_view, stackfile
+from components import config_fleet
+from components.config import SSH_KEYS_KEY, ConfigError, StackConfig, parse
+from components.config_fleet import FleetConfig
+from components.render import BoxPlan, plan, plan_boxes, plan_dump, plan_view, stackfile
 
 MARKER = ".wpfleet-render"
 MARKER_TEXT = ("# Written by `python -m components.render`. Each render deletes the files of this\n"
@@ -40,6 +45,45 @@ def read_stack_file(path: Path) -> tuple[stackfile.StackFile, StackConfig]:
     if problems:
         raise ConfigError(problems)
     return sf, stack
+
+
+def read_fleet_file(path: Path) -> tuple[stackfile.StackFile, FleetConfig]:
+    """Like read_stack_file, for a stack with one box (`wpfleet:box`) or several (`boxes`)."""
+    sf = stackfile.read(path)
+    try:
+        fleet = config_fleet.parse(sf.raw, sf.secret_keys)
+    except ConfigError as e:
+        raise ConfigError([sf.locate(p) for p in e.problems]) from None
+    problems = [sf.locate(p) for p in config_fleet.missing_ssh_keys(fleet, sf.raw)]
+    problems += stackfile.secret_problems(sf, fleet.union)  # the union: no SSH key rule
+    if problems:
+        raise ConfigError(problems)
+    return sf, fleet
+
+
+def _per_box_keys(sf: stackfile.StackFile, fleet: FleetConfig) -> stackfile.StackFile:
+    """`sshPrivateKeys` set as one encrypted map: its box names are unseen, assume every box."""
+    value = sf.raw.get(SSH_KEYS_KEY)
+    if not stackfile.is_secure(value):
+        return sf
+    return dataclasses.replace(sf, raw={**sf.raw, SSH_KEYS_KEY: dict.fromkeys(fleet.names, value)})
+
+
+def fleet_files(fleet: FleetConfig, resources: list[plan_dump.Resource]) -> dict[str, tuple[str, int]]:
+    """Every file of the render: flat for `wpfleet:box`, under <box>/ for `wpfleet:boxes`."""
+    if fleet.legacy:
+        stack = fleet.boxes[0][1]
+        files = box_files(plan(stack))
+        files.update({rel: (text, 0o644) for rel, text in plan_view.files(resources, stack).items()})
+        return files
+    owner = plan_boxes.owners(resources, fleet)
+    files = {}
+    for name, stack in fleet.boxes:
+        mine = [r for r in resources if owner.get(r.urn) == name]
+        files.update({f"{name}/{rel}": v for rel, v in box_files(plan(stack)).items()})
+        files.update({f"{name}/{rel}": (text, 0o644)
+                      for rel, text in plan_view.files(mine, stack).items()})
+    return files
 
 
 def box_files(box_plan: BoxPlan) -> dict[str, tuple[str, int]]:
@@ -100,19 +144,19 @@ def main(argv: list[str]) -> int:
         return 2
     stack_file, out = Path(argv[0]), Path(argv[1])
     try:
-        sf, stack = read_stack_file(stack_file)
+        sf, fleet = read_fleet_file(stack_file)
         for note in sf.notes:
             print(f"note: {note}", file=sys.stderr)
         check_out_dir(out)
         match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", stack_file.name)
         try:
-            resources = plan_dump.record(sf, stack, match.group(1) if match else "render")
+            resources = plan_dump.record(_per_box_keys(sf, fleet), fleet.union,
+                                         match.group(1) if match else "render")
         except ConfigError:
             raise
         except pulumi.RunError as e:  # what `up` would stop on, e.g. a missing secret name
             raise ConfigError([str(e)]) from None
-        files = box_files(plan(stack))
-        files.update({rel: (text, 0o644) for rel, text in plan_view.files(resources, stack).items()})
+        files = fleet_files(fleet, resources)
         written, removed = write(files, out)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

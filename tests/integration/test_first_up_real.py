@@ -192,7 +192,7 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
 
 def test_preflight_refuses_a_site_port_held_by_another_program(dockerd: Path,  # noqa: F811
                                                                 tmp_path: Path) -> None:
-    stack = parse({"box": {"host": "local", "minFreeDiskMb": 0},
+    stack = parse({"box": {"host": "local", "minFreeDiskMb": 0}, "acme": {"email": "a@example.org"},
                    "sites": [{"name": "blog", "domain": "blog.example.org", "port": 27811,
                               "replicas": 2, "tls": False}]})
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_HOST": f"unix://{dockerd}",
@@ -242,7 +242,7 @@ def test_preflight_accepts_ports_held_by_our_own_containers_only(dockerd: Path, 
         subprocess.run([*dk, "run", "-d", "--name", name, "--network", "wpf-t-web",
                         "-p", f"127.0.0.1:{port}:80", image, "/usr/bin/sleep", "300"],
                        check=True, capture_output=True, timeout=120)
-    stack = parse({"box": {"host": "local", "minFreeDiskMb": 0},
+    stack = parse({"box": {"host": "local", "minFreeDiskMb": 0}, "acme": {"email": "a@example.org"},
                    "sites": [{"name": "blog", "domain": "blog.example.org", "port": 27811,
                               "replicas": 2, "tls": False}]})
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_HOST": f"unix://{dockerd}",
