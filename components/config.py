@@ -66,6 +66,12 @@ class ApacheConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CacheConfig:
+    ttl: int  # seconds an anonymous page stays fresh in the balancer's cache (1-86400)
+    max_size_mb: int = 256  # htcacheclean keeps the site's cache root under this size
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     name: str  # [a-z][a-z0-9-]{0,30}, unique across sites and backends
     domain: str
@@ -78,6 +84,7 @@ class SiteConfig:
     mariadb_image: str = MARIADB_IMAGE
     memory_mb: int = 512  # per WordPress replica
     db_memory_mb: int = 512
+    cache: CacheConfig | None = None  # page cache for anonymous visitors (opt-in, see docs/cache.md)
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -196,6 +203,6 @@ def _decode(value: Any) -> Any:
 
 
 __all__ = [
-    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
+    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "CacheConfig", "ConfigError", "DuckDnsConfig",
     "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
 ]

@@ -15,6 +15,7 @@ from components.config import (
     ApacheConfig,
     BackendConfig,
     BoxConfig,
+    CacheConfig,
     ConfigError,
     DuckDnsConfig,
     FirewallConfig,
@@ -154,7 +155,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         p.add(k, raw, "must be a mapping with name, domain and port")
         return None
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
-                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb"})
+                             "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb", "cache"})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -182,13 +183,31 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
             p.add(f"{k}.{f}", mb, "must be between 64 and 65536 (megabytes)")
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
+    cache = _cache(p, f"{k}.cache", take(p, k, raw, "cache", dict))
     if len(p.items) > before or name is None or domain is None or port is None:
         return None
     return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
                       replicas=replicas, tls=tls, sticky=sticky,
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
-                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"])
+                      memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
+                      cache=cache)
+
+
+def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | None:
+    """`cache: {ttl: 60}`; ttl 0 (or no cache key) leaves the page cache off."""
+    if raw is None:
+        return None
+    unknown_keys(p, k, raw, {"ttl", "maxSizeMb"})
+    ttl = take(p, k, raw, "ttl", int, 0, required=True)
+    if not 0 <= ttl <= 86400:
+        p.add(f"{k}.ttl", ttl, "must be between 0 (cache off) and 86400 seconds (one day)")
+    size = take(p, k, raw, "maxSizeMb", int, CacheConfig.max_size_mb)
+    if not 16 <= size <= 1048576:
+        p.add(f"{k}.maxSizeMb", size, "must be between 16 and 1048576 (megabytes)")
+    if ttl <= 0 or ttl > 86400 or not 16 <= size <= 1048576:
+        return None
+    return CacheConfig(ttl=ttl, max_size_mb=size)
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:
