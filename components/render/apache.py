@@ -16,8 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import BoxCommand
-from components.render import apache_cache
+from components.render import BoxCommand, apache_cache
 from components.render import apache_scripts as scripts
 
 SITES_DIR = "/etc/apache2/sites-available"

@@ -223,10 +223,10 @@ class WordPressEnv:
             try:
                 self.sql("SELECT 1;")
                 break
-            except subprocess.CalledProcessError:
+            except subprocess.CalledProcessError as err:
                 if time.monotonic() > deadline or self.procs["mariadbd"].poll() is not None:
                     raise RuntimeError("mariadbd did not start:\n" + (
-                        self.base / "log/mariadb.err").read_text(errors="replace")[-2000:])
+                        self.base / "log/mariadb.err").read_text(errors="replace")[-2000:]) from err
                 time.sleep(0.2)
         self.sql(f"CREATE DATABASE wp; CREATE USER 'wp'@'localhost' IDENTIFIED BY '{DB_PASSWORD}';"
                  " GRANT ALL ON wp.* TO 'wp'@'localhost';")
