@@ -63,6 +63,10 @@ _BLOCK = """\
     SetEnvIfNoCase Cookie "@COOKIES@" no-cache
     SetEnvIfNoCase Request_URI "@PATHS@" no-cache
     SetEnvIfExpr "%{QUERY_STRING} =~ /(^|&)(@QUERY@)=/" no-cache
+    # A visitor's own Cache-Control/Pragma (reload, max-age=0) must not make every request
+    # reach PHP (a cheap way to defeat the cache): only the rules above decide.
+    RequestHeader unset Cache-Control
+    RequestHeader unset Pragma
     RequestHeader set Cache-Control "no-cache, no-store" env=no-cache
     Header always set X-Cache BYPASS env=no-cache
     # Only a 200 that sets no cookie may be stored (runs before mod_cache's save filter;

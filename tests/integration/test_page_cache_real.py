@@ -169,6 +169,11 @@ def test_anonymous_home_page_is_a_hit_after_warm_up(stack: Stack) -> None:
     for spelling in ("gzip, deflate, br, zstd", "deflate, gzip", "identity"):
         assert fetch("/", headers={"Accept-Encoding": spelling}).cache == "HIT", spelling
     assert stack.hits() == before
+    # a visitor's reload headers do not send the request to PHP (only the bypass rules do)
+    for forced in ({"Cache-Control": "no-cache"}, {"Cache-Control": "max-age=0"},
+                   {"Pragma": "no-cache"}):
+        assert fetch("/", headers=forced).cache == "HIT", forced
+    assert stack.hits() == before
 
 
 def login(jar: Path) -> None:
