@@ -51,11 +51,12 @@ class Response:
 
 
 def fetch(path: str, jar: Path | None = None, data: dict[str, str] | None = None,
-          headers: dict[str, str] | None = None) -> Response:
+          headers: dict[str, str] | None = None, https: bool = False) -> Response:
     """One request through the balancer with curl (cookie jar read and written when given)."""
+    port, home = (HTTPS, f"https://{HOST}:{HTTPS}") if https else (HTTP, HOME)
     with tempfile.TemporaryDirectory() as tmp:
         hfile, bfile = Path(tmp) / "h", Path(tmp) / "b"
-        argv = ["curl", "-sS", "--max-time", "30", "--resolve", f"{HOST}:{HTTP}:127.0.0.1",
+        argv = ["curl", "-sS", "-k", "--max-time", "30", "--resolve", f"{HOST}:{port}:127.0.0.1",
                 "-D", str(hfile), "-o", str(bfile)]
         if jar is not None:
             argv += ["-b", str(jar), "-c", str(jar)]
@@ -63,7 +64,7 @@ def fetch(path: str, jar: Path | None = None, data: dict[str, str] | None = None
             argv += ["-H", f"{k}: {v}"]
         for k, v in (data or {}).items():
             argv += ["--data-urlencode", f"{k}={v}"]
-        subprocess.run([*argv, HOME + path], check=True, timeout=60)
+        subprocess.run([*argv, home + path], check=True, timeout=60)
         lines = hfile.read_text(errors="replace").splitlines()
         found: dict[str, list[str]] = {}
         for line in lines[1:]:
@@ -101,7 +102,7 @@ def render(base: Path) -> Path:
                          "webroot": f"{base}/acme"},
         "wpfleet:apache": {"httpPort": HTTP, "httpsPort": HTTPS},
         "wpfleet:sites": [{"name": SITE, "domain": HOST, "port": REPLICAS[0],
-                           "replicas": len(REPLICAS), "tls": False,
+                           "replicas": len(REPLICAS), "tls": True,
                            "cache": {"ttl": TTL, "maxSizeMb": 16}}]}}
     stack_file = base / "Pulumi.cache.yaml"
     stack_file.write_text(yaml.safe_dump(doc))
@@ -176,11 +177,10 @@ def test_anonymous_home_page_is_a_hit_after_warm_up(stack: Stack) -> None:
     assert stack.hits() == before
 
 
-def login(jar: Path) -> None:
-    fetch("/wp-login.php", jar)  # sets wordpress_test_cookie, which the POST must carry
+def login(jar: Path, https: bool = False) -> None:
+    fetch("/wp-login.php", jar, https=https)  # sets wordpress_test_cookie, needed by the POST
     r = fetch("/wp-login.php", jar, data={"log": ADMIN_USER, "pwd": ADMIN_PASSWORD,
-                                         "wp-submit": "Log In", "testcookie": "1",
-                                         "redirect_to": HOME + "/"})
+                                         "wp-submit": "Log In", "testcookie": "1"}, https=https)
     assert r.status == 302, r.body[:500]
     assert "wordpress_logged_in_" in jar.read_text()
 
@@ -323,3 +323,27 @@ def test_rendered_htcacheclean_runs_against_the_cache_apache_uses(stack: Stack) 
     subprocess.run(argv, check=True, timeout=60)
     assert fetch("/").cache == "MISS"
     assert fetch("/").cache == "HIT"
+
+
+def test_https_vhost_caches_and_bypasses_the_same_way(stack: Stack, tmp_path: Path) -> None:
+    """Last: once the certificate exists, port 80 redirects everything to the 443 vhost."""
+    live = stack.out.parent / "le" / "live" / HOST
+    live.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", f"/CN={HOST}",
+                    "-keyout", str(live / "privkey.pem"), "-out", str(live / "fullchain.pem")],
+                   check=True, capture_output=True, timeout=60)
+    stack.apache.graceful()  # <IfFile> is read at reload: the 443 vhost is now active
+    assert fetch("/").status == 301
+    first = fetch("/", https=True)
+    assert first.status == 200 and f"https://{HOST}:{HTTPS}/" in first.body
+    before = stack.hits()
+    assert fetch("/", https=True).cache == "HIT"
+    assert stack.hits() == before
+    jar = tmp_path / "admin.jar"
+    login(jar, https=True)
+    assert "wordpress_sec_" in jar.read_text()  # the HTTPS-only auth cookie
+    mine = fetch("/", jar, https=True)
+    assert 'id="wpadminbar"' in mine.body and mine.cache == "BYPASS"
+    anon = fetch("/", https=True)
+    assert "wpadminbar" not in anon.body and anon.cache == "HIT"

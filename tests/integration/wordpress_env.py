@@ -60,8 +60,16 @@ define('DB_CHARSET', 'utf8mb4');
 define('DB_COLLATE', '');
 %(salts)s
 $table_prefix = 'wp_';
-define('WP_HOME', '%(home)s');
-define('WP_SITEURL', '%(home)s');
+/* Like the official image: the balancer says which scheme the visitor used. WordPress is
+   reached as http:// (port 80 vhost) and https:// (443 vhost) under the Host it was asked for. */
+$wpfleet_https = ($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https';
+if ($wpfleet_https) { $_SERVER['HTTPS'] = 'on'; }
+if (PHP_SAPI !== 'cli' && isset($_SERVER['HTTP_HOST'])) {
+    define('WP_HOME', ($wpfleet_https ? 'https://' : 'http://') . $_SERVER['HTTP_HOST']);
+} else {
+    define('WP_HOME', '%(home)s');
+}
+define('WP_SITEURL', WP_HOME);
 define('DISABLE_WP_CRON', true);  /* no loopback requests muddying the PHP hit counts */
 define('AUTOMATIC_UPDATER_DISABLED', true);
 define('WP_DEBUG', false);
