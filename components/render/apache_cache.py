@@ -45,8 +45,10 @@ _BLOCK = """\
     CacheDisable /balancer-manager
     CacheDirLevels 2
     CacheDirLength 1
-    # WordPress sends no freshness info: the TTL applies, and caps any longer one it sends
+    # WordPress sends no freshness info (pages) or only Last-Modified (feeds): the TTL applies,
+    # and caps any longer lifetime a plugin sends
     CacheDefaultExpire @TTL@
+    CacheMinExpire @TTL@
     CacheMaxExpire @TTL@
     CacheIgnoreNoLastMod On
     # one request refreshes an expired page; the others get the stale copy meanwhile
@@ -70,8 +72,9 @@ _BLOCK = """\
     RequestHeader set Cache-Control "no-cache, no-store" env=no-cache
     Header always set X-Cache BYPASS env=no-cache
     # Only a 200 that sets no cookie may be stored (runs before mod_cache's save filter;
-    # WordPress's own 404s and redirects are not stored anyway: this covers plugins').
-    Header merge Cache-Control no-store "expr=%{REQUEST_STATUS} != 200 || -n resp('Set-Cookie')"
+    # WordPress's own 404s and redirects are not stored anyway: this covers plugins'). A 304
+    # revalidating a stored feed is left alone: its headers are merged into the stored copy.
+    Header merge Cache-Control no-store "expr=(%{REQUEST_STATUS} != 200 && %{REQUEST_STATUS} != 304) || -n resp('Set-Cookie')"
     # Replicas compress and send Vary: Accept-Encoding: one copy per encoding, not per spelling.
     SetEnvIfNoCase Accept-Encoding "gzip" WPFLEET_GZIP
     RequestHeader set Accept-Encoding gzip env=WPFLEET_GZIP

@@ -293,6 +293,8 @@ def test_each_bypassed_path_cookie_and_method_is_a_miss_every_time(stack: Stack)
 
 
 def test_ttl_is_honoured(stack: Stack) -> None:
+    fetch("/feed/")  # feeds carry Last-Modified/ETag: after the TTL they are revalidated
+    assert fetch("/feed/").cache == "HIT"
     page = stack.wp.wp("echo wp_insert_post(['post_type' => 'page', 'post_title' => 'TTL probe',"
                        " 'post_name' => 'ttl-probe', 'post_content' => 'version-one',"
                        " 'post_status' => 'publish']);").strip()
@@ -308,6 +310,8 @@ def test_ttl_is_honoured(stack: Stack) -> None:
     assert fresh.cache != "HIT" and "version-two" in fresh.body
     again = fetch("/ttl-probe/")
     assert again.cache == "HIT" and "version-two" in again.body
+    assert fetch("/feed/").cache in ("REVALIDATE", "MISS")  # stale: WordPress is asked
+    assert fetch("/feed/").cache == "HIT"  # and the answer (304 or 200) is cached again
 
 
 def test_rendered_htcacheclean_runs_against_the_cache_apache_uses(stack: Stack) -> None:
