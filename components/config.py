@@ -67,7 +67,7 @@ class ApacheConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CacheConfig:
-    ttl: int  # seconds an anonymous page stays fresh in the balancer's cache (1-86400)
+    ttl: int  # seconds an anonymous page stays fresh in the balancer's cache (1-43200)
     max_size_mb: int = 256  # htcacheclean keeps the site's cache root under this size
 
 

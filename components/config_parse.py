@@ -24,6 +24,8 @@ from components.config import (
 )
 
 NS = "wpfleet"
+# WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
+MAX_CACHE_TTL = 43200
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
@@ -200,12 +202,13 @@ def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | Non
         return None
     unknown_keys(p, k, raw, {"ttl", "maxSizeMb"})
     ttl = take(p, k, raw, "ttl", int, 0, required=True)
-    if not 0 <= ttl <= 86400:
-        p.add(f"{k}.ttl", ttl, "must be between 0 (cache off) and 86400 seconds (one day)")
+    if not 0 <= ttl <= MAX_CACHE_TTL:  # a cached page's WordPress nonces must stay valid
+        p.add(f"{k}.ttl", ttl, f"must be between 0 (cache off) and {MAX_CACHE_TTL} seconds "
+              "(12 hours, so the nonces in a cached page are still valid)")
     size = take(p, k, raw, "maxSizeMb", int, CacheConfig.max_size_mb)
     if not 16 <= size <= 1048576:
         p.add(f"{k}.maxSizeMb", size, "must be between 16 and 1048576 (megabytes)")
-    if ttl <= 0 or ttl > 86400 or not 16 <= size <= 1048576:
+    if ttl <= 0 or ttl > MAX_CACHE_TTL or not 16 <= size <= 1048576:
         return None
     return CacheConfig(ttl=ttl, max_size_mb=size)
 

@@ -34,12 +34,12 @@ def test_cache_is_opt_in_and_ttl_zero_means_off() -> None:
     assert parse(with_cache({"ttl": 0})).sites[0].cache is None
     cache = parse(with_cache({"ttl": 60})).sites[0].cache
     assert cache is not None and (cache.ttl, cache.max_size_mb) == (60, 256)
-    assert parse(with_cache({"ttl": 86400, "maxSizeMb": 16})).sites[0].cache is not None
+    assert parse(with_cache({"ttl": 43200, "maxSizeMb": 16})).sites[0].cache is not None
 
 
 @pytest.mark.parametrize(("cache", "key", "fragment"), [
-    ({"ttl": -1}, "wpfleet:sites[0].cache.ttl", "-1 must be between 0 (cache off) and 86400"),
-    ({"ttl": 86401}, "wpfleet:sites[0].cache.ttl", "86401 must be between"),
+    ({"ttl": -1}, "wpfleet:sites[0].cache.ttl", "-1 must be between 0 (cache off) and 43200"),
+    ({"ttl": 43201}, "wpfleet:sites[0].cache.ttl", "43201 must be between"),
     ({"ttl": "60"}, "wpfleet:sites[0].cache.ttl", "must be a whole number"),
     ({"ttl": True}, "wpfleet:sites[0].cache.ttl", "must be a whole number"),
     ({}, "wpfleet:sites[0].cache.ttl", "is required"),

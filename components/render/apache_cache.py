@@ -74,7 +74,7 @@ _BLOCK = """\
     # Only a 200 that sets no cookie may be stored (runs before mod_cache's save filter;
     # WordPress's own 404s and redirects are not stored anyway: this covers plugins'). A 304
     # revalidating a stored feed is left alone: its headers are merged into the stored copy.
-    Header merge Cache-Control no-store "expr=(%{REQUEST_STATUS} != 200 && %{REQUEST_STATUS} != 304) || -n resp('Set-Cookie')"
+    Header merge Cache-Control no-store "expr=%{REQUEST_STATUS} !~ /^(200|304)$/ || -n resp('Set-Cookie')"
     # Replicas compress and send Vary: Accept-Encoding: one copy per encoding, not per spelling.
     SetEnvIfNoCase Accept-Encoding "gzip" WPFLEET_GZIP
     RequestHeader set Accept-Encoding gzip env=WPFLEET_GZIP
