@@ -203,6 +203,6 @@ def _decode(value: Any) -> Any:
 
 
 __all__ = [
-    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "CacheConfig", "ConfigError", "DuckDnsConfig",
+    "AcmeConfig", "ApacheConfig", "BackendConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
     "FirewallConfig", "Secrets", "SiteConfig", "StackConfig", "load", "parse",
 ]
