@@ -108,8 +108,8 @@ def expiry_storm(wp: WordPressEnv, port: int, ttl: int, conns: int) -> tuple[int
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=3, help="alternating runs of the two caches")
+    ap.add_argument("--duration", type=int, default=6)
+    ap.add_argument("--rounds", type=int, default=5, help="alternating runs of the two caches")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--ttl", type=int, default=60, help="TTL of the throughput rows")
     ap.add_argument("--expiry-ttl", type=int, default=5, help="TTL of the expiry-under-load runs")
