@@ -111,7 +111,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=5, help="alternating runs of the two caches")
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--ttl", type=int, default=60, help="TTL of the throughput rows")
+    ap.add_argument("--ttl", type=int, default=300,
+                    help="TTL of the throughput rows (longer than the runs: hits only)")
     ap.add_argument("--expiry-ttl", type=int, default=5, help="TTL of the expiry-under-load runs")
     ap.add_argument("--php-children", type=int, default=4, help="php-fpm children per replica")
     a = ap.parse_args()
