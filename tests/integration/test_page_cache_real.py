@@ -81,9 +81,9 @@ class Stack:
     out: Path
     cron_dir: Path
 
-    def script(self, name: str) -> subprocess.CompletedProcess[str]:
+    def script(self, name: str, suffix: str = ".sh") -> subprocess.CompletedProcess[str]:
         env = {**self.apache.env, "WPFLEET_CRON_DIR": str(self.cron_dir)}
-        return subprocess.run(["bash", str(self.out / "commands" / f"{name}.sh")], env=env,
+        return subprocess.run(["bash", str(self.out / "commands" / f"{name}{suffix}")], env=env,
                               capture_output=True, text=True, timeout=120)
 
     def hits(self, expect: int | None = None) -> int:
@@ -369,3 +369,15 @@ def test_https_vhost_caches_and_bypasses_the_same_way(stack: Stack, tmp_path: Pa
     assert 'id="wpadminbar"' in mine.body and mine.cache == "BYPASS"
     anon = fetch("/", https=True)
     assert anon.status == 200 and "wpadminbar" not in anon.body
+
+
+def test_cache_command_delete_removes_the_job_and_the_pages(stack: Stack) -> None:
+    root = Path(apache_cache.CACHE_BASE) / f"wpfleet-{SITE}"
+    cron = stack.cron_dir / f"wpfleet-htcacheclean-{SITE}"
+    assert root.is_dir() and cron.exists() and any(root.iterdir())
+    gone = stack.script(f"apache-cache-{SITE}", ".delete.sh")
+    assert gone.returncode == 0, gone.stderr
+    assert f"removed {cron}" in gone.stdout and f"removed {root}" in gone.stdout
+    assert not root.exists() and not cron.exists()
+    again = stack.script(f"apache-cache-{SITE}", ".delete.sh")
+    assert again.returncode == 0 and again.stdout == ""  # nothing left to remove
