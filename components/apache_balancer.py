@@ -15,7 +15,7 @@ import pulumi
 
 from components.box import Box
 from components.config import StackConfig
-from components.render import apache
+from components.render import apache, apache_cache
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,12 +47,16 @@ class ApacheBalancer(pulumi.ComponentResource):
         self.install = box.run(apache.install_command(stack), parent=self,
                                depends_on=list(args.after))
         self.acme = box.run(apache.acme_command(stack), parent=self, depends_on=[self.install])
+        # a cached site's modules and cache root exist before its conf is applied
+        caches = {s.name: box.run(apache_cache.command(s), parent=self, depends_on=[self.install])
+                  for s in stack.sites if s.cache is not None}
         # confs only need Apache and the webroot conf: they are applied in parallel
         # (the scripts serialize on flock), none waits for another site
         self.confs = {
             host.name: box.run(apache.conf_command(stack, host), parent=self,
                                depends_on=[self.install, self.acme,
-                                           *args.host_after.get(host.name, ())])
+                                           *args.host_after.get(host.name, ()),
+                                           *([caches[host.name]] if host.name in caches else [])])
             for host in apache.hosts(stack)}
         self.conf_paths = {host.name: apache.conf_path(host)
                            for host in apache.hosts(stack)}

@@ -91,6 +91,12 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CacheConfig:
+    ttl: int  # seconds an anonymous page stays fresh in the balancer's cache (1-43200)
+    max_size_mb: int = 256  # htcacheclean keeps the site's cache root under this size
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     name: str  # [a-z][a-z0-9-]{0,30}, unique across sites and backends
     domain: str
@@ -111,6 +117,7 @@ class SiteConfig:
     cron_minutes: int = 5  # box timer running due WP-Cron events; 0 = WordPress's own pseudo-cron
     smtp: SmtpConfig | None = None  # outgoing mail; None: mail does not leave the box
     wp_config: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra wp-config constants
+    cache: CacheConfig | None = None  # page cache for anonymous visitors (opt-in, see docs/cache.md)
 
     @property
     def ports(self) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from components.config import (
     ApacheConfig,
     BackendConfig,
     BoxConfig,
+    CacheConfig,
     ConfigError,
     DuckDnsConfig,
     FirewallConfig,
@@ -27,6 +28,8 @@ from components.config_install import SITE_INSTALL_KEYS, install_checks, site_in
 from components.config_wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
+# WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
+MAX_CACHE_TTL = 43200
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
@@ -162,7 +165,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         return None
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
                              "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
-                             *SITE_INSTALL_KEYS, *SITE_KEYS})
+                             *SITE_INSTALL_KEYS, *SITE_KEYS,
+                             "cache"})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -191,6 +195,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
     extras = site_extras(p, k, raw, memory["memoryMb"])
+    cache = _cache(p, f"{k}.cache", take(p, k, raw, "cache", dict))
     if len(p.items) > before or name is None or domain is None or port is None:
         return None
     return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
@@ -198,7 +203,24 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
                       memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
-                      **site_install(p, k, raw), **extras)
+                      **site_install(p, k, raw), **extras, cache=cache)
+
+
+def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | None:
+    """`cache: {ttl: 60}`; ttl 0 (or no cache key) leaves the page cache off."""
+    if raw is None:
+        return None
+    unknown_keys(p, k, raw, {"ttl", "maxSizeMb"})
+    ttl = take(p, k, raw, "ttl", int, 0, required=True)
+    if not 0 <= ttl <= MAX_CACHE_TTL:  # a cached page's WordPress nonces must stay valid
+        p.add(f"{k}.ttl", ttl, f"must be between 0 (cache off) and {MAX_CACHE_TTL} seconds "
+              "(12 hours, so the nonces in a cached page are still valid)")
+    size = take(p, k, raw, "maxSizeMb", int, CacheConfig.max_size_mb)
+    if not 16 <= size <= 1048576:
+        p.add(f"{k}.maxSizeMb", size, "must be between 16 and 1048576 (megabytes)")
+    if ttl <= 0 or ttl > MAX_CACHE_TTL or not 16 <= size <= 1048576:
+        return None
+    return CacheConfig(ttl=ttl, max_size_mb=size)
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:

@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import BoxCommand, wp_php
+from components.render import BoxCommand, apache_cache, wp_php
 from components.render import apache_scripts as scripts
 
 SITES_DIR = "/etc/apache2/sites-available"
@@ -152,7 +152,8 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
                   'HttpOnly" env=BALANCER_ROUTE_CHANGED\n')
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
-                                 wp_php.limit_request_body(site) + cookie)
+                                 wp_php.limit_request_body(site) + cookie
+                                 + apache_cache.cache_block(site))
 
 
 def backend_target(backend: BackendConfig) -> str:
@@ -198,6 +199,7 @@ def files(stack: StackConfig) -> dict[str, str]:
            ACME_CONF: acme_conf(stack)}
     for host in hosts(stack):
         out[conf_path(host)] = host_conf(stack, host)
+    out.update(apache_cache.files(stack))
     return out
 
 
@@ -217,5 +219,5 @@ def conf_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCom
 
 
 def commands(stack: StackConfig) -> list[BoxCommand]:
-    return [install_command(stack), acme_command(stack),
+    return [install_command(stack), acme_command(stack), *apache_cache.commands(stack),
             *(conf_command(stack, h) for h in hosts(stack))]
