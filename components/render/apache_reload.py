@@ -55,19 +55,19 @@ wait_up() {  # $1: generations before; 0 once a new one is up and every port ans
   done
   return 1
 }
-start_apache() {
-  if uses_systemd; then systemctl start apache2; else apache2ctl start; fi
+start_apache() {  # 9>&-: Apache must not inherit (and so hold) the scripts' flock
+  if uses_systemd; then systemctl start apache2; else apache2ctl start 9>&-; fi
 }
 stop_apache() {  # 0 once the master is gone (<= 15 s)
   local i
   if uses_systemd; then systemctl stop apache2; return; fi
-  apache2ctl stop >/dev/null 2>&1 || true
+  apache2ctl stop >/dev/null 2>&1 9>&- || true
   for i in $(seq 1 150); do master_alive || return 0; sleep 0.1; done
   return 1
 }
 reload_apache() {  # graceful reload, or start when Apache is down; 0 once verified
   local before; before=$(generations)
-  if master_alive; then apache2ctl graceful || return 1; else start_apache || return 1; fi
+  if master_alive; then apache2ctl graceful 9>&- || return 1; else start_apache || return 1; fi
   wait_up "$before"
 }
 restart_apache() {  # stop + start: an MPM cannot be changed by a (graceful) restart
