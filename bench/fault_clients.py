@@ -80,7 +80,7 @@ async def closed_loop(port: int, host: str, clients: int, duration: float) -> St
                 if conn is None:
                     conn = await connect(port)
                 status = await one(conn, host)
-                stats.add(status < 500, time.monotonic() - t0)
+                stats.add(status < 400, time.monotonic() - t0)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                 stats.add(False, time.monotonic() - t0)
                 _close(conn)
@@ -103,7 +103,7 @@ async def browsers(port: int, host: str, rate: int, duration: float) -> Stats:
         try:
             conn = await connect(port)
             conns.append(conn)
-            stats.add(await one(conn, host) < 500, time.monotonic() - t0)
+            stats.add(await one(conn, host) < 400, time.monotonic() - t0)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             stats.add(False, time.monotonic() - t0)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -103,6 +104,8 @@ class HungBackend:
 
     def stop(self) -> None:
         if self.sock is not None:
+            with contextlib.suppress(OSError):  # wakes the accepting thread up
+                self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
             self.sock = None
         for conn in self.accepted:
