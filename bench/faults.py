@@ -26,8 +26,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
