@@ -57,16 +57,18 @@ def render(base: Path, code: Path) -> Path:
         # a TLS site, so that port 443 serves TLS (the slow clients' stalled handshakes)
         f"    - {{name: tls, domain: {TLS_HOST}, port: 39011}}\n")
     out = base / "out"
-    subprocess.run([sys.executable, "-m", "components.render", str(stack), str(out)], cwd=code,
-                   env={**os.environ, "PYTHONPATH": str(code)}, check=True, timeout=120,
-                   capture_output=True)
+    r = subprocess.run([sys.executable, "-m", "components.render", str(stack), str(out)],
+                       cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, timeout=120,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"render failed:\n{r.stdout}{r.stderr}")
     return out
 
 
 def baseline_code(base: Path) -> Path:
     code = base / "main-code"
     code.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "main", "components"],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "main", "components", "__main__.py"],
                              check=True, capture_output=True, timeout=60).stdout
     subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True, timeout=60)
     return code
