@@ -99,9 +99,9 @@ def box() -> Iterator[Box]:
             assert r.returncode == 0, r.stdout + r.stderr
         yield b
     finally:
-        env.stop()
-        for s in servers:
+        for s in servers:  # first: Apache's children must not stay stuck on the hung replica
             s.stop()
+        env.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 
