@@ -15,7 +15,8 @@ a timeout (10 s) or a status >= 400):
   slow      1,100 slow/partial connections from 127.0.0.2 (half stalled TLS handshakes, half
             partial HTTP headers) while 8 closed-loop clients from 127.0.0.1 keep requesting;
             --cap N first applies the firewall's per-address connection cap (iptables connlimit,
-            the rule box-firewall renders) on lo: run inside a network namespace
+            the rule box-firewall renders) on lo: run it in a throwaway network namespace
+            (`ns-pytest h9-bench ...`: the rule is deleted afterwards, the table stays)
   hung      one of 3 replicas accepts connections and never answers; 8 closed-loop clients
 Run it inside a network namespace (`/work/bin/ns-pytest BRANCH python3 bench/faults.py`).
 """
