@@ -104,10 +104,19 @@ def _canonical_rules(domains: tuple[str, ...], scheme: str, port: int) -> str:
             f"    RewriteRule ^ {_url(scheme, domains[0], port)}%{{REQUEST_URI}} [R=301,L]\n")
 
 
+STICKY_FLAGS = "HttpOnly"
+
+
+def _secure_cookie(extra: str) -> str:
+    """On 443 the sticky cookie is also `Secure` (never sent back over plain HTTP)."""
+    return extra.replace(f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED',
+                         f'{STICKY_FLAGS}; Secure" env=BALANCER_ROUTE_CHANGED')
+
+
 def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, target: str,
-            manager: bool, extra: str = "", extra_tls: str | None = None) -> str:
-    """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass
-    (`extra_tls` instead of it in the 443 vhost when given). Redirects use the public ports."""
+            manager: bool, extra: str = "") -> str:
+    """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass.
+    Redirects use the public ports."""
     a = stack.apache
     names = f"    ServerName {host.domain}\n" + "".join(
         f"    ServerAlias {d}\n" for d in host.domains[1:])
@@ -138,7 +147,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
                 f"    SSLCertificateKeyFile {live}/privkey.pem\n{hsts}"
                 "    RewriteEngine On\n"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
-                f"{_acme_block(stack)}{extra if extra_tls is None else extra_tls}"
+                f"{_acme_block(stack)}{_secure_cookie(extra)}"
                 f"{_proxy_block('https', path, target, manager)}"
                 "</VirtualHost>\n</IfFile>\n</IfModule>\n")
     return out
@@ -158,13 +167,12 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
             # byrequests spreads load evenly; a refused connection retries the next member
             # failontimeout: a member that timed out (hung) is taken out like a refused one
             f"    ProxySet lbmethod=byrequests failontimeout=On\n{sticky}</Proxy>\n")
-    cookie = cookie_tls = ""
+    cookie = ""
     if site.sticky:  # the cookie names the replica that served the first request
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
-                  'HttpOnly@SECURE@" env=BALANCER_ROUTE_CHANGED\n')
-        cookie, cookie_tls = cookie.replace("@SECURE@", ""), cookie.replace("@SECURE@", "; Secure")
+                  f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED\n')
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
-                                 cookie, cookie_tls)
+                                 cookie)
 
 
 def backend_target(backend: BackendConfig) -> str:
