@@ -2,8 +2,11 @@
 
 The Apache config root is `${APACHE_CONFDIR:-/etc/apache2}` (apache2ctl honours the same
 variable), so the very scripts that run on the box also run against a private config root in
-the integration tests. Apply/remove only use flock, symlinks, `apache2ctl configtest` and
-`apache2ctl graceful`: a conf that fails configtest is rolled back and Apache keeps serving.
+the integration tests. Apply/remove use flock, symlinks, `apache2ctl configtest`, a cert/key
+check and a *verified* graceful reload (apache_reload.py): a conf that fails any of them is
+rolled back and Apache keeps serving (or is started again on the previous state). The install
+saves everything it may change (enabled modules/MPM, confs, sites, files) and restores all of it
+on failure.
 """
 
 from __future__ import annotations
