@@ -19,7 +19,8 @@ class _Echo(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         server = self.server
-        server.hits = getattr(server, "hits", 0) + 1  # type: ignore[attr-defined]
+        if self.path != "/wp-content/index.php":  # requests proxied, not health checks
+            server.hits = getattr(server, "hits", 0) + 1  # type: ignore[attr-defined]
         if getattr(server, "php_source", False) and self.path == "/wp-content/index.php":
             # a replica whose PHP does not run: Apache-in-the-container serves the source
             return self._raw(b"<?php\n// Silence is golden.\n", "text/plain", body)

@@ -72,6 +72,7 @@ def make_cert(live: Path, domain: str, other_key: bool = False) -> None:
 class Box:
     def __init__(self, env: ApacheEnv, base: Path, out: Path) -> None:
         self.env, self.base, self.out = env, base, out
+        self.servers: list[Backend | HungBackend] = []
 
     def run(self, name: str, out: Path | None = None) -> subprocess.CompletedProcess[str]:
         return self.env.run_script((out or self.out) / "commands" / name)
@@ -92,6 +93,7 @@ def box() -> Iterator[Box]:
     for site in ("blog", "plain"):
         make_cert(base / "le" / "live" / f"{site}.example.test", f"{site}.example.test")
     b = Box(env, base, render(base, base / "out"))
+    b.servers = servers
     try:
         for name in ("apache-install", "apache-acme", "apache-conf-blog", "apache-conf-plain",
                      "apache-conf-frail"):
@@ -123,9 +125,12 @@ def tls_connect(port: int, sni: str, **ctx_opts: object) -> ssl.SSLSocket:
 
 def test_unknown_host_or_sni_gets_421_and_nothing_is_proxied(box: Box) -> None:
     assert not (box.env.root / "sites-enabled" / "000-default.conf").exists()
+    echo = [s for s in box.servers if isinstance(s, Backend)]
+    hits = [s.hits for s in echo]
     assert request(HTTP, "evil.example", "/").status == 421
     assert request(HTTP, "127.0.0.1", "/").status == 421
     assert request(HTTPS, "evil.example", "/", tls=True).status == 421
+    assert [s.hits for s in echo] == hits  # nothing was proxied
     assert request(HTTP, "plain.example.test", "/").status == 301  # known: redirected to TLS
 
 
@@ -142,6 +147,7 @@ def test_hosts_match_without_port_and_redirects_use_public_ports(box: Box) -> No
 
 # --- 9. TLS policy and headers --------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TLS 1.0/1.1 on purpose
 def test_tls_policy_is_mozilla_intermediate_with_h2(box: Box) -> None:
     with pytest.raises(ssl.SSLError):  # TLS 1.1 refused
         tls_connect(HTTPS, BLOG_HOST, maximum_version=ssl.TLSVersion.TLSv1_1,
@@ -250,6 +256,26 @@ def test_mismatched_certificate_and_key_are_refused_before_reloading(box: Box) -
     os.kill(pid, 0)  # the master was never asked to reload: still alive
     assert not (box.env.root / "sites-enabled" / "wpfleet-shop.conf").exists()
     assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
+
+
+def test_renewal_hook_refuses_a_key_that_does_not_match(box: Box) -> None:
+    key = box.base / "le" / "live" / "blog.example.test" / "privkey.pem"
+    good = key.read_bytes()
+    hook = box.out / str(box.base / "le")[1:] / "renewal-hooks/deploy/wpfleet-reload-apache"
+    pid = box.env.pid()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out", str(key)], check=True,
+                   capture_output=True, timeout=60)
+    try:
+        r = subprocess.run(["bash", str(hook)], env={**box.env.env, "RENEWED_LINEAGE": "blog"},
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        key.write_bytes(good)
+    assert r.returncode == 1 and "NOT reloading Apache" in r.stderr, r.stdout + r.stderr
+    assert box.env.pid() == pid  # never reloaded: still serving the previous certificate
+    assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
+    ok = subprocess.run(["bash", str(hook)], env=box.env.env, capture_output=True, text=True,
+                        timeout=60)
+    assert ok.returncode == 0 and "reloaded Apache" in ok.stdout, ok.stdout + ok.stderr
 
 
 def test_reload_onto_a_port_held_by_another_process_is_rolled_back(box: Box) -> None:
