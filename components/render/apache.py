@@ -213,8 +213,12 @@ def host_conf(stack: StackConfig, host: SiteConfig | BackendConfig) -> str:
 
 
 def files(stack: StackConfig) -> dict[str, str]:
-    out = {PORTS_CONF: scripts.ports_conf(stack.apache.http_port, stack.apache.https_port),
+    a = stack.apache
+    out = {PORTS_CONF: scripts.ports_conf(a.http_port, a.https_port),
            TUNING_CONF: scripts.TUNING_CONF_TEXT,
+           # written by the install command (with a self-signed pair it generates)
+           f"{SITES_DIR}/{frontdoor.DEFAULT_NAME}.conf":
+               frontdoor.default_vhost_conf(a.http_port, a.https_port, "/etc/apache2"),
            ACME_CONF: acme_conf(stack)}
     for host in hosts(stack):
         out[conf_path(host)] = host_conf(stack, host)
