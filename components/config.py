@@ -72,6 +72,18 @@ class ApacheConfig:
     http_port: int = 80
     https_port: int = 443
     balancer_manager: bool = False  # /balancer-manager, reachable from 127.0.0.1 only
+    # ports clients use when a router forwards public 80/443 to other ports on the box;
+    # redirects are built from these (None: the listen ports)
+    public_http_port: int | None = None
+    public_https_port: int | None = None
+
+    @property
+    def redirect_http_port(self) -> int:
+        return self.public_http_port or self.http_port
+
+    @property
+    def redirect_https_port(self) -> int:
+        return self.public_https_port or self.https_port
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +130,7 @@ class SiteConfig:
     smtp: SmtpConfig | None = None  # outgoing mail; None: mail does not leave the box
     wp_config: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra wp-config constants
     cache: CacheConfig | None = None  # page cache for anonymous visitors (opt-in, see docs/cache.md)
+    hsts: bool = True  # Strict-Transport-Security on the HTTPS vhost (tls sites)
 
     @property
     def ports(self) -> tuple[int, ...]:

@@ -139,15 +139,22 @@ def _acme(p: Problems, raw: dict[str, Any]) -> AcmeConfig:
 
 def _apache(p: Problems, raw: dict[str, Any]) -> ApacheConfig:
     k = f"{NS}:apache"
-    unknown_keys(p, k, raw, {"httpPort", "httpsPort", "balancerManager"})
+    unknown_keys(p, k, raw, {"httpPort", "httpsPort", "balancerManager", "publicHttpPort",
+                             "publicHttpsPort"})
     http = take(p, k, raw, "httpPort", int, 80)
     https = take(p, k, raw, "httpsPort", int, 443)
     checks.check_port(p, f"{k}.httpPort", http, low=1)
     checks.check_port(p, f"{k}.httpsPort", https, low=1)
     if http == https:
         p.add(f"{k}.httpsPort", https, "must differ from httpPort")
+    public = {f: take(p, k, raw, f, int) for f in ("publicHttpPort", "publicHttpsPort")}
+    for f, port in public.items():
+        if port is not None:
+            checks.check_port(p, f"{k}.{f}", port, low=1)
     return ApacheConfig(http_port=http, https_port=https,
-                        balancer_manager=take(p, k, raw, "balancerManager", bool, False))
+                        balancer_manager=take(p, k, raw, "balancerManager", bool, False),
+                        public_http_port=public["publicHttpPort"],
+                        public_https_port=public["publicHttpsPort"])
 
 
 def _name(p: Problems, k: str, raw: dict[str, Any]) -> str | None:
@@ -166,7 +173,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
                              "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
                              *SITE_INSTALL_KEYS, *SITE_KEYS,
-                             "cache"})
+                             "cache", "hsts"})
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -196,6 +203,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
     sticky = take(p, k, raw, "sticky", bool, False)
     extras = site_extras(p, k, raw, memory["memoryMb"])
     cache = _cache(p, f"{k}.cache", take(p, k, raw, "cache", dict))
+    hsts = take(p, k, raw, "hsts", bool, True)
     if len(p.items) > before or name is None or domain is None or port is None:
         return None
     return SiteConfig(name=name, domain=domain, aliases=tuple(aliases), port=port,
@@ -203,7 +211,7 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
                       memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
-                      **site_install(p, k, raw), **extras, cache=cache)
+                      **site_install(p, k, raw), **extras, cache=cache, hsts=hsts)
 
 
 def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | None:

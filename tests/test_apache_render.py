@@ -122,8 +122,11 @@ def test_apply_script_gates_on_configtest_and_locks() -> None:
     s = stack()
     script = apache.conf_command(s, s.sites[0]).create
     assert "flock" in script and 'CONFDIR="${APACHE_CONFDIR:-/etc/apache2}"' in script
-    assert script.index("apache2ctl configtest") < script.index("apache2ctl graceful")
-    assert "systemctl" not in script and "apt-get" not in script
+    gate = script[script.index("gate() {"):]
+    # configtest, then the cert/key check, then the verified reload
+    assert gate.index("apache2ctl configtest") < gate.index("check_cert_pairs") \
+        < gate.index("reload_apache")
+    assert "apt-get" not in script
 
 
 def test_one_site_conf_does_not_depend_on_other_sites() -> None:

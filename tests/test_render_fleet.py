@@ -34,7 +34,9 @@ def test_each_box_gets_its_own_directory_with_only_its_hosts(tmp_path: Path) -> 
     owner = {s: b for b, names in SITES_ON.items() for s in names} | {"api": "web2", "node": "web3"}
     for box in ("default", "web2", "web3"):
         confs = sorted(p.name for p in (out / box / "etc/apache2/sites-available").iterdir())
-        assert confs == sorted(f"wpfleet-{n}.conf" for n, b in owner.items() if b == box)
+        # every box has its own catch-all vhost (unknown Host/SNI -> 421) beside its hosts
+        assert confs == sorted(["wpfleet-000-default.conf",
+                                *(f"wpfleet-{n}.conf" for n, b in owner.items() if b == box)])
         assert (out / box / "commands/box-preflight.sh").is_file()
         assert (out / box / "commands/apache-install.sh").is_file()
         plan = "\n".join(line for line in (out / box / "plan/resources.yaml").read_text().splitlines()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render import BoxCommand, apache_cache, wp_php
+from components.render import apache_frontdoor as frontdoor
 from components.render import apache_scripts as scripts
 
 SITES_DIR = "/etc/apache2/sites-available"
@@ -24,11 +25,17 @@ ACME_CONF = "/etc/apache2/conf-available/wpfleet-acme.conf"
 TUNING_CONF = "/etc/apache2/conf-available/wpfleet-tuning.conf"
 PORTS_CONF = "/etc/apache2/ports.conf"
 ACME_PATH = "/.well-known/acme-challenge/"
-# Health checks: a replica answering < 400 to HEAD / is healthy; 2 failures take it out.
-HCHECK = "hcmethod=HEAD hcuri=/ hcinterval=5 hcpasses=1 hcfails=2"
+# Health checks prove PHP answers, at the cost of one PHP file that does nothing: WordPress's
+# wp-content/index.php ("Silence is golden", an empty 200 when PHP runs; the expression
+# `wpfleet_php` is in the tuning conf). A home page costs a full WordPress boot + DB queries.
+# 2 failures take a replica out; 1 pass brings it back.
+HCHECK = "hcmethod=GET hcuri=/wp-content/index.php hcexpr=wpfleet_php hcinterval=5 hcpasses=1 " \
+    "hcfails=2"
 # Connections to replicas are pooled and reused (the default); a dead pooled connection is
 # detected before reuse. retry: how long a member that refused a connection stays out.
-MEMBER = "retry=5 connectiontimeout=3 keepalive=On"
+# timeout: a replica silent for 10 s (hung PHP) fails the request and, with failontimeout, is
+# taken out (Apache's default would wait `Timeout`); the health check uses it too.
+MEMBER = "retry=5 connectiontimeout=3 timeout=10 keepalive=On"
 HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites manual edits.\n"
 
 
@@ -51,10 +58,10 @@ def cert_dir(stack: StackConfig, host: SiteConfig | BackendConfig) -> str:
     return f"{stack.acme.config_dir}/live/{host.domain}"
 
 
-def _host_re(domain: str, port: int, default_port: int) -> str:
-    """A RewriteCond pattern matching exactly this Host header (optionally with its port)."""
-    suffix = f"(:{port})?" if port == default_port else f":{port}"
-    return "^" + re.escape(domain) + suffix + "$"
+def _host_re(domain: str) -> str:
+    """A RewriteCond pattern matching this Host header with any port or none (behind a router
+    that forwards public ports, clients send the public port or none)."""
+    return "^" + re.escape(domain) + "(:[0-9]+)?$"
 
 
 def _url(scheme: str, domain: str, port: int) -> str:
@@ -74,6 +81,7 @@ def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
     # the client sent (mod_proxy then appends the real client address and host).
     lines = ["    ProxyPreserveHost On",
              f'    RequestHeader set X-Forwarded-Proto "{proto}"',
+             # (the other client forwarding headers are removed server-wide: tuning conf)
              "    RequestHeader unset X-Forwarded-For",
              "    RequestHeader unset X-Forwarded-Host"]
     if manager:
@@ -90,16 +98,25 @@ def _canonical_rules(domains: tuple[str, ...], scheme: str, port: int) -> str:
     """Aliases redirect to the canonical (first) domain, keeping the ACME path servable."""
     if len(domains) == 1:
         return ""
-    default = 80 if scheme == "http" else 443
     return ("    # aliases redirect to the canonical domain\n"
             f"    RewriteCond %{{REQUEST_URI}} !^{re.escape(ACME_PATH)}\n"
-            f"    RewriteCond %{{HTTP_HOST}} !{_host_re(domains[0], port, default)} [NC]\n"
+            f"    RewriteCond %{{HTTP_HOST}} !{_host_re(domains[0])} [NC]\n"
             f"    RewriteRule ^ {_url(scheme, domains[0], port)}%{{REQUEST_URI}} [R=301,L]\n")
+
+
+STICKY_FLAGS = "HttpOnly"
+
+
+def _secure_cookie(extra: str) -> str:
+    """On 443 the sticky cookie is also `Secure` (never sent back over plain HTTP)."""
+    return extra.replace(f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED',
+                         f'{STICKY_FLAGS}; Secure" env=BALANCER_ROUTE_CHANGED')
 
 
 def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, target: str,
             manager: bool, extra: str = "") -> str:
-    """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass."""
+    """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass.
+    Redirects use the public ports."""
     a = stack.apache
     names = f"    ServerName {host.domain}\n" + "".join(
         f"    ServerAlias {d}\n" for d in host.domains[1:])
@@ -113,23 +130,26 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
             f"    <IfFile {live}/fullchain.pem>\n"
             "        # the certificate exists: everything but the ACME path moves to HTTPS\n"
             f"        RewriteCond %{{REQUEST_URI}} !^{re.escape(ACME_PATH)}\n"
-            f"        RewriteRule ^ {_url('https', host.domain, a.https_port)}%{{REQUEST_URI}}"
+            f"        RewriteRule ^ {_url('https', host.domain, a.redirect_https_port)}"
+            "%{REQUEST_URI}"
             " [R=301,L]\n"
             "    </IfFile>\n")
     out = (f"<VirtualHost *:{a.http_port}>\n{names}{logs}"
            "    RewriteEngine On\n"
-           f"{https_redirect}{_canonical_rules(host.domains, 'http', a.http_port)}"
+           f"{https_redirect}{_canonical_rules(host.domains, 'http', a.redirect_http_port)}"
            f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager)}"
            "</VirtualHost>\n")
     if host.tls:
+        hsts = frontdoor.HSTS if getattr(host, "hsts", True) else ""
         out += (f"\n<IfModule ssl_module>\n<IfFile {live}/fullchain.pem>\n"
                 f"<VirtualHost *:{a.https_port}>\n{names}{logs}"
                 "    SSLEngine on\n"
                 f"    SSLCertificateFile {live}/fullchain.pem\n"
-                f"    SSLCertificateKeyFile {live}/privkey.pem\n"
+                f"    SSLCertificateKeyFile {live}/privkey.pem\n{hsts}"
                 "    RewriteEngine On\n"
-                f"{_canonical_rules(host.domains, 'https', a.https_port)}"
-                f"{_acme_block(stack)}{extra}{_proxy_block('https', path, target, manager)}"
+                f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
+                f"{_acme_block(stack)}{_secure_cookie(extra)}"
+                f"{_proxy_block('https', path, target, manager)}"
                 "</VirtualHost>\n</IfFile>\n</IfModule>\n")
     return out
 
@@ -146,11 +166,12 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
             f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n{HEADER}"
             f"<Proxy {balancer}>\n{members}"
             # byrequests spreads load evenly; a refused connection retries the next member
-            f"    ProxySet lbmethod=byrequests\n{sticky}</Proxy>\n")
+            # failontimeout: a member that timed out (hung) is taken out like a refused one
+            f"    ProxySet lbmethod=byrequests failontimeout=On\n{sticky}</Proxy>\n")
     cookie = ""
     if site.sticky:  # the cookie names the replica that served the first request
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
-                  'HttpOnly" env=BALANCER_ROUTE_CHANGED\n')
+                  f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED\n')
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
                                  wp_php.limit_request_body(site) + cookie
                                  + apache_cache.cache_block(site))
@@ -194,8 +215,12 @@ def host_conf(stack: StackConfig, host: SiteConfig | BackendConfig) -> str:
 
 
 def files(stack: StackConfig) -> dict[str, str]:
-    out = {PORTS_CONF: scripts.ports_conf(stack.apache.http_port, stack.apache.https_port),
+    a = stack.apache
+    out = {PORTS_CONF: scripts.ports_conf(a.http_port, a.https_port),
            TUNING_CONF: scripts.TUNING_CONF_TEXT,
+           # written by the install command (with a self-signed pair it generates)
+           f"{SITES_DIR}/{frontdoor.DEFAULT_NAME}.conf":
+               frontdoor.default_vhost_conf(a.http_port, a.https_port, "/etc/apache2"),
            ACME_CONF: acme_conf(stack)}
     for host in hosts(stack):
         out[conf_path(host)] = host_conf(stack, host)

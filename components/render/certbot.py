@@ -17,25 +17,39 @@ import shlex
 
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render import BoxCommand, script
+from components.render.apache_reload import RELOAD_LIB
 
 HOOK_NAME = "wpfleet-reload-apache"
 
 # Runs after every successful renewal (certbot passes its environment through, so a private
-# APACHE_CONFDIR in tests reaches apache2ctl). apache2ctl graceful configtests before reloading.
+# APACHE_CONFDIR in tests reaches apache2ctl). Reloads only when configtest passes and every
+# enabled certificate matches its key, then verifies the reload (see apache_reload.py).
 DEPLOY_HOOK = """\
-#!/bin/sh
+#!/bin/bash
 # wpfleet: reload Apache gracefully after certbot renewed a certificate (RENEWED_LINEAGE)
-set -eu
+set -euo pipefail
+CONFDIR="${APACHE_CONFDIR:-/etc/apache2}"
+export APACHE_CONFDIR="$CONFDIR"
 # same lock as the conf commands: never reload a conf that is still being configtested
-if ( flock -w 600 8 && apache2ctl graceful ) >/dev/null 2>&1 \
-        8>>"${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"; then
-    echo "wpfleet: reloaded Apache for renewed certificate ${RENEWED_LINEAGE:-?}"
-else
+exec 9>>"${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"
+flock -w 600 9
+@LIB@
+if ! out=$(apache2ctl configtest 2>&1); then
     echo "wpfleet: Apache refused to reload after renewing ${RENEWED_LINEAGE:-?}:" >&2
-    apache2ctl configtest >&2 || true
+    echo "$out" >&2; exit 1
+fi
+if ! check_cert_pairs; then
+    echo "wpfleet: NOT reloading Apache after renewing ${RENEWED_LINEAGE:-?}: it keeps" \\
+         "serving the previous certificate" >&2
     exit 1
 fi
-"""
+if reload_apache; then
+    echo "wpfleet: reloaded Apache for renewed certificate ${RENEWED_LINEAGE:-?}"
+else
+    recover_apache "wpfleet: Apache did not come back after reloading for ${RENEWED_LINEAGE:-?}"
+    exit 1
+fi
+""".replace("@LIB@", RELOAD_LIB.strip("\n"))
 
 
 def hook_path(stack: StackConfig) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,12 @@ class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def _answer(self, body: bool) -> None:
+        server = self.server
+        if self.path != "/wp-content/index.php":  # requests proxied, not health checks
+            server.hits = getattr(server, "hits", 0) + 1  # type: ignore[attr-defined]
+        if getattr(server, "php_source", False) and self.path == "/wp-content/index.php":
+            # a replica whose PHP does not run: Apache-in-the-container serves the source
+            return self._raw(b"<?php\n// Silence is golden.\n", "text/plain", body)
         data = json.dumps({
             "backend": self.server.server_address[1],  # type: ignore[index]
             "path": self.path,
@@ -23,9 +31,13 @@ class _Echo(BaseHTTPRequestHandler):
             "proto": self.headers.get("X-Forwarded-Proto"),
             "xff": self.headers.get("X-Forwarded-For"),
             "xfh": self.headers.get("X-Forwarded-Host"),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
         }).encode()
+        self._raw(data, "application/json", body)
+
+    def _raw(self, data: bytes, ctype: str, body: bool) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if body:
@@ -44,14 +56,20 @@ class _Echo(BaseHTTPRequestHandler):
 class Backend:
     """One echo server on 127.0.0.1:port, in a thread; stop() closes its listening socket."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, php_source: bool = False) -> None:
         self.port = port
+        self.php_source = php_source  # serve wp-content/index.php as source (PHP not running)
         self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def hits(self) -> int:
+        return getattr(self.server, "hits", 0)
 
     def start(self) -> Backend:
         ThreadingHTTPServer.allow_reuse_address = True
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _Echo)
         self.server.daemon_threads = True
+        self.server.php_source = self.php_source  # type: ignore[attr-defined]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -60,6 +78,40 @@ class Backend:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+class HungBackend:
+    """A replica that accepts connections and never answers (hung PHP workers)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.accepted: list[socket.socket] = []
+        self.sock: socket.socket | None = None
+
+    def start(self) -> HungBackend:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(512)
+        threading.Thread(target=self._accept, args=(self.sock,), daemon=True).start()
+        return self
+
+    def _accept(self, sock: socket.socket) -> None:
+        while len(self.accepted) < 10_000:  # bounded: held open, never read or answered
+            try:
+                self.accepted.append(sock.accept()[0])
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):  # wakes the accepting thread up
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+            self.sock = None
+        for conn in self.accepted:
+            conn.close()
+        self.accepted.clear()
 
 
 class Response:

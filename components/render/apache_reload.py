@@ -1,0 +1,102 @@
+"""Bash functions shared by the Apache scripts: reload (or restart) Apache and *verify* it.
+
+`apache2ctl graceful` returns 0 before the master has re-read its config, and configtest passes
+confs that kill Apache at reload: a certificate that does not match its key, a `Listen` port
+another process holds, an MPM switched during a restart. So every script reloads through
+`reload_apache`, which waits (bounded: 20 s) until the master logged a new generation, is alive
+and every `Listen` port of ports.conf accepts a connection. On failure the caller restores the
+previous state and calls `recover_apache`: stop + start on that state, the error-log tail on
+stderr, exit 1. `check_cert_pairs` refuses to reload when an enabled vhost's certificate and key
+do not match (the files certbot wrote may be swapped or half-written).
+
+The caller sets CONFDIR; paths of the pid file and the error log come from `$CONFDIR/envvars`
+like apache2ctl's. Every loop is bounded in count.
+"""
+
+from __future__ import annotations
+
+RELOAD_LIB = r"""
+_envvar() { (set +u; . "$CONFDIR/envvars" >/dev/null 2>&1; eval "echo \"\${$1:-}\""); }
+PIDFILE=$(_envvar APACHE_PID_FILE); PIDFILE=${PIDFILE:-/run/apache2/apache2.pid}
+LOGDIR=$(_envvar APACHE_LOG_DIR); LOGDIR=${LOGDIR:-/var/log/apache2}
+uses_systemd() { [ -d /run/systemd/system ] && [ "$CONFDIR" = /etc/apache2 ]; }
+master_alive() {
+  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+generations() {  # how many times the master logged that it (re)started
+  local n; n=$(grep -c 'resuming normal operations' "$LOGDIR/error.log" 2>/dev/null || true)
+  echo "${n:-0}"
+}
+listen_addrs() {  # "address port" per Listen line of ports.conf; wildcards probed on loopback
+  local l a p
+  sed -n 's/^[[:space:]]*Listen[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' \
+    "$CONFDIR/ports.conf" 2>/dev/null | while read -r l; do
+    case "$l" in *:*) a=${l%:*} p=${l##*:} ;; *) a=127.0.0.1 p=$l ;; esac
+    case "$a" in ""|"*"|0.0.0.0|"[::]") a=127.0.0.1 ;; "["*"]") a=${a#[}; a=${a%]} ;; esac
+    echo "$a $p"
+  done
+}
+ports_answer() {  # prints the first address:port that refuses a connection
+  local a p
+  while read -r a p; do
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$a" "$p" 2>/dev/null \
+      || { echo "$a:$p"; return 1; }
+  done < <(listen_addrs)
+}
+wait_up() {  # $1: generations before; 0 once a new one is up and every port answers (<= 20 s)
+  local i dead=0
+  for i in $(seq 1 100); do
+    if master_alive; then dead=0; else dead=$((dead + 1)); [ "$dead" -ge 5 ] && return 1; fi
+    if [ "$(generations)" -gt "$1" ] && master_alive && ports_answer >/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+start_apache() {  # 9>&-: Apache must not inherit (and so hold) the scripts' flock
+  if uses_systemd; then systemctl start apache2; else apache2ctl start 9>&-; fi
+}
+stop_apache() {  # 0 once the master is gone (<= 15 s)
+  local i
+  if uses_systemd; then systemctl stop apache2; return; fi
+  apache2ctl stop >/dev/null 2>&1 9>&- || true
+  for i in $(seq 1 150); do master_alive || return 0; sleep 0.1; done
+  return 1
+}
+reload_apache() {  # graceful reload, or start when Apache is down; 0 once verified
+  local before; before=$(generations)
+  if master_alive; then apache2ctl graceful 9>&- || return 1; else start_apache || return 1; fi
+  wait_up "$before"
+}
+restart_apache() {  # stop + start: an MPM cannot be changed by a (graceful) restart
+  local before; before=$(generations)
+  stop_apache || return 1
+  start_apache || return 1
+  wait_up "$before"
+}
+recover_apache() {  # $1: what failed. The previous state is back on disk: run it, show why
+  echo "$1; previous state restored" >&2
+  if restart_apache; then echo "Apache restarted on the previous configuration" >&2
+  else echo "Apache did NOT come back on the previous configuration either" >&2; fi
+  echo "--- last lines of $LOGDIR/error.log:" >&2
+  tail -n 15 "$LOGDIR/error.log" >&2 2>/dev/null || true
+}
+check_cert_pairs() {  # every enabled vhost's certificate matches its key (configtest does not)
+  local cert key bad=0
+  command -v openssl >/dev/null || return 0
+  while read -r cert key; do
+    [ -f "$cert" ] && [ -f "$key" ] || continue  # <IfFile>-guarded, not issued yet
+    local c k
+    c=$(openssl x509 -noout -pubkey -in "$cert" 2>/dev/null || true)
+    k=$(openssl pkey -pubout -in "$key" 2>/dev/null || true)
+    if [ -z "$c" ] || [ "$c" != "$k" ]; then
+      echo "certificate $cert does not match its key $key" >&2; bad=1
+    fi
+  done < <(awk '$1 == "SSLCertificateFile" {c = $2}
+                $1 == "SSLCertificateKeyFile" {print c, $2}' \
+             "$CONFDIR"/sites-enabled/*.conf 2>/dev/null)
+  return "$bad"
+}
+"""
