@@ -29,8 +29,8 @@ ACME_PATH = "/.well-known/acme-challenge/"
 # wp-content/index.php ("Silence is golden", an empty 200 when PHP runs; the expression
 # `wpfleet_php` is in the tuning conf). A home page costs a full WordPress boot + DB queries.
 # 2 failures take a replica out; 1 pass brings it back.
-HCHECK = "hcmethod=GET hcuri=/wp-content/index.php hcexpr=wpfleet_php hcinterval=5 hcpasses=1 " \
-    "hcfails=2"
+HEALTH_URI = "/wp-content/index.php"
+HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=5 hcpasses=1 hcfails=2"
 # Connections to replicas are pooled and reused (the default); a dead pooled connection is
 # detected before reuse. retry: how long a member that refused a connection stays out.
 # timeout: a replica silent for 10 s (hung PHP) fails the request and, with failontimeout, is

@@ -11,6 +11,7 @@ import sys
 
 from components.config import parse
 from components.render.box_firewall import CAP_BEGIN, CONN_CAP, firewall
+from tests.harness import HOST_KEY
 from tests.integration.test_firewall_netns import (  # noqa: F401  (the fixture)
     BOX_IP,
     SSH_PORT,
@@ -40,7 +41,7 @@ def hold(ns: Netns, port: int, n: int) -> dict[str, int]:
 
 
 def test_one_address_cannot_hold_more_than_the_cap(netns: Netns) -> None:  # noqa: F811
-    cmd = firewall(parse({"box": {"host": "box.example.org", "port": SSH_PORT},
+    cmd = firewall(parse({"box": {"host": "box.example.org", "port": SSH_PORT, "hostKey": HOST_KEY},
                           "firewall": {"enabled": True}}))
     assert cmd.delete is not None
     first = netns.run_script(cmd.create)

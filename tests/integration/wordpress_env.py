@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.render.apache import HEALTH_URI
 from tests.integration.apache_env import wait_port
 
 WORDPRESS = Path("/usr/share/wordpress")
@@ -249,6 +250,9 @@ class WordPressEnv:
         for d in ("themes", "plugins", "mu-plugins", "uploads"):
             (content / d).mkdir(parents=True)
         (content / "themes" / THEME).symlink_to(WORDPRESS / "wp-content/themes" / THEME)
+        # upstream WordPress (and so the official image) ships this file; Debian's package does
+        # not. The balancer's health check GETs it: without it every replica is out (404)
+        (content / "index.php").write_text("<?php\n// Silence is golden.\n")
         (content / "mu-plugins" / "visitor-cookie.php").write_text(MU_PLUGIN)
         shutil.chown(content / "uploads", "www-data", "www-data")
         salts = "\n".join(f"define('{k}', '{os.urandom(24).hex()}');" for k in (
@@ -298,9 +302,10 @@ class WordPressEnv:
         return lines
 
     def php_hits(self) -> int:
-        """Visitor requests that reached PHP: the balancer's health checks (HEAD /, every 5 s
-        per replica) are not counted."""
-        return sum(1 for line in self.php_log() if " HEAD / " not in line)
+        """Visitor requests that reached PHP: the balancer's health checks (HCHECK's URI, every
+        5 s per replica) are not counted."""
+        probe = f" GET {HEALTH_URI} "
+        return sum(1 for line in self.php_log() if probe not in line)
 
     def stop(self) -> None:
         for name in ("replicas", "php-fpm", "mariadbd"):
