@@ -7,9 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.config import MAP_SECRET_KEYS, ConfigError, parse
+from components import config_fleet
+from components.backup import stdin_text
+from components.config import MAP_SECRET_KEYS, ConfigError, SiteConfig, SmtpConfig, parse
+from components.wp_tools import pick_smtp_password
 from tests.test_render_stackfile import STACK, line_of, refused
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey"
@@ -102,8 +106,21 @@ def test_a_plaintext_map_gets_the_same_path_hint_from_up_and_render(
     assert hint in err or hint.replace("api.API_KEY", "BACKEND.NAME") in err
     # `up` (config_parse._check_secrets, key not among the secret keys) says the same
     with pytest.raises(ConfigError) as up:
-        from components import config_fleet
         raw = {"box": {"host": "local"}, "acme": {"email": "a@example.org"}, key: plain}
         (config_fleet.parse if key == "sshPrivateKeys" else parse)(raw, set())
     said = [p for p in up.value.problems if p.startswith(f"wpfleet:{key}: is stored in plaintext")]
     assert said and (hint in said[0] or hint.replace("api.API_KEY", "BACKEND.NAME") in said[0])
+
+
+def test_up_time_errors_of_map_secrets_use_the_same_hint() -> None:
+    """Checks that only run once the secret is decrypted (`up`) word their hint the same way."""
+    site = SiteConfig(name="blog", domain="blog.example.org", port=8082,
+                      smtp=SmtpConfig(host="smtp.example.org", user="u",
+                                      from_address="u@example.org"))
+    with pytest.raises(pulumi.RunError) as smtp:
+        pick_smtp_password(site, {"notes": "x"})
+    assert "`pulumi config set --secret --path 'wpfleet:smtpPassword.blog' VALUE`" in str(smtp.value)
+    with pytest.raises(pulumi.RunError) as env:
+        stdin_text("restic-pw", ["not", "a", "map"])
+    assert "`pulumi config set --secret --path 'wpfleet:backupEnv.AWS_ACCESS_KEY_ID' VALUE`" \
+        in str(env.value)
