@@ -15,7 +15,7 @@ import pulumi
 
 from components.box import Box
 from components.checks import ENV_NAME_RE
-from components.config import BACKUP_ENV_KEY, RESTIC_PASSWORD_KEY, StackConfig
+from components.config import BACKUP_ENV_KEY, RESTIC_PASSWORD_KEY, StackConfig, set_path_hint
 from components.render import backup as render_backup
 
 
@@ -28,8 +28,8 @@ def stdin_text(password: str, env: Any) -> str:
     if env is not None:
         if not isinstance(env, dict):
             raise pulumi.RunError(f"wpfleet:{BACKUP_ENV_KEY}: must be a mapping of NAME: value; "
-                                  f"set entries with `pulumi config set --secret --path "
-                                  f"'wpfleet:{BACKUP_ENV_KEY}.AWS_ACCESS_KEY_ID' VALUE`")
+                                  "set entries with "
+                                  f"`{set_path_hint(f'wpfleet:{BACKUP_ENV_KEY}.AWS_ACCESS_KEY_ID')}`")
         for name, value in env.items():
             if not ENV_NAME_RE.match(str(name)):
                 raise pulumi.RunError(f"wpfleet:{BACKUP_ENV_KEY}.{name}: is not an environment "

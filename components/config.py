@@ -28,6 +28,12 @@ SMTP_PASSWORD_KEY = "smtpPassword"  # noqa: S105 - {site: password} (or one stri
 SSH_KEYS_KEY = "sshPrivateKeys"  # {box: private key}; a box not listed uses sshPrivateKey
 SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY,
                RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY, SSH_KEYS_KEY)
+# Secret keys that hold a map, set one entry at a time with `--path` (the placeholder names the
+# entry); the render refuses a plaintext entry beside encrypted ones in each. smtpPassword may
+# also be one string for every site.
+MAP_SECRET_KEYS = {BACKEND_SECRETS_KEY: "BACKEND.NAME", ADMIN_PASSWORDS_KEY: "SITE",
+                   BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX"}
+SCALAR_OR_MAP_SECRET_KEYS = (SMTP_PASSWORD_KEY,)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
               "boxes")  # boxes: see components/config_fleet.py
 
@@ -283,15 +289,23 @@ def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
             f"`{set_secret_hint(stack, key)}`" for key, need in needed if need and key not in present]
 
 
-def set_secret_hint(stack: StackConfig | None, key: str) -> str:
-    """The command that stores a secret key; backendSecrets is set one value at a time."""
-    if key == SSH_KEYS_KEY:
-        return f"pulumi config set --secret --path '{NAMESPACE}:{key}.BOX' < KEY_FILE"
-    if key != BACKEND_SECRETS_KEY:
+def set_secret_hint(stack: StackConfig | None, key: str, value: Any = None) -> str:
+    """The command that stores a secret key; a map-shaped one (MAP_SECRET_KEYS) is set one entry
+    at a time. `value` is the plaintext found, if any: one string keeps a scalar-or-map key whole."""
+    if key not in MAP_SECRET_KEYS or (key in SCALAR_OR_MAP_SECRET_KEYS
+                                      and not isinstance(value, dict)):
         return f"pulumi config set --secret {NAMESPACE}:{key} ..."
+    entry = MAP_SECRET_KEYS[key]
     b = next((b for b in stack.backends if b.secret_env), None) if stack else None
-    name, env = (b.name, b.secret_env[0]) if b else ("BACKEND", "NAME")
-    return f"pulumi config set --secret --path '{NAMESPACE}:{key}.{name}.{env}' VALUE"
+    if key == BACKEND_SECRETS_KEY and b:
+        entry = f"{b.name}.{b.secret_env[0]}"
+    return set_path_hint(f"{NAMESPACE}:{key}.{entry}")
+
+
+def set_path_hint(path: str) -> str:
+    """The command that stores one entry of a map-shaped secret (`wpfleet:adminPasswords.blog`)."""
+    source = "< KEY_FILE" if path.startswith(f"{NAMESPACE}:{SSH_KEYS_KEY}.") else "VALUE"
+    return f"pulumi config set --secret --path '{path}' {source}"
 
 
 def _admin_passwords(cfg: pulumi.Config, raw: Any) -> dict[str, pulumi.Output[str]]:

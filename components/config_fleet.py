@@ -32,6 +32,7 @@ from components.config import (
     Secrets,
     SiteConfig,
     StackConfig,
+    set_path_hint,
     set_secret_hint,
 )
 
@@ -273,7 +274,7 @@ def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, An
             problems.append(
                 f"{NS}:{SSH_KEYS_KEY}.{name}: is required by box {name} ({st.box.host}) because "
                 f"{NS}:{SSH_KEY_KEY} (shared by all boxes) is not set; set one of them with "
-                f"`pulumi config set --secret --path '{NS}:{SSH_KEYS_KEY}.{name}' < KEY_FILE`")
+                f"`{set_path_hint(f'{NS}:{SSH_KEYS_KEY}.{name}')}`")
     return problems
 
 

@@ -88,7 +88,7 @@ def _check_secrets(p: Problems, raw: dict[str, Any], secret_keys: set[str] | Non
             continue
         if key not in secret_keys and not (isinstance(raw[key], dict) and "secure" in raw[key]):
             p.items.append(f"{NS}:{key}: is stored in plaintext; remove it and set it with "
-                           f"`{set_secret_hint(None, key)}`")
+                           f"`{set_secret_hint(None, key, raw[key])}`")
 
 
 def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 
 from components.box import Box
-from components.config import SMTP_PASSWORD_KEY, SiteConfig, StackConfig
+from components.config import SMTP_PASSWORD_KEY, SiteConfig, StackConfig, set_path_hint
 from components.render import wp_tools
 
 
@@ -42,8 +42,8 @@ def pick_smtp_password(site: SiteConfig, raw: Any) -> str:
     if not isinstance(value, str) or not value or "\n" in value:
         raise pulumi.RunError(
             f"wpfleet:{SMTP_PASSWORD_KEY}.{site.name}: missing or not one line of text, and "
-            f"site {site.name} has smtp.user; set it with `pulumi config set --secret --path "
-            f"'wpfleet:{SMTP_PASSWORD_KEY}.{site.name}' PASSWORD`")
+            f"site {site.name} has smtp.user; set it with "
+            f"`{set_path_hint(f'wpfleet:{SMTP_PASSWORD_KEY}.{site.name}')}`")
     return value
 
 

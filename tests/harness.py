@@ -20,6 +20,8 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 
+from components.render.plan_dump import EngineMonitor, secret_input_names, unwrap_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 
@@ -100,16 +102,6 @@ def _strip_secrets(value: Any) -> Any:
     return value
 
 
-def _unwrap(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == rpc._special_secret_sig:
-            return _unwrap(value.get("value"))
-        return {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
-    return value
-
-
 LAST_RECORDS: list[Rec] = []  # resources of the latest run, also when it raised
 
 
@@ -137,7 +129,9 @@ class FakeCloud(pulumi.runtime.Mocks):
         return {}, None
 
 
-class RecordingMonitor(mocks.MockMonitor):
+class RecordingMonitor(EngineMonitor):
+    """The render's monitor (secret outputs marked as the engine does), recording more."""
+
     def __init__(self, cloud: FakeCloud) -> None:
         super().__init__(cloud)
         self.records: list[Rec] = []
@@ -150,9 +144,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 type=request.type, name=request.name,
                 urn=self.make_urn(request.parent, request.type, request.name),
                 parent_urn=request.parent, provider=request.provider,
-                deps=set(request.dependencies), inputs=_unwrap(raw),
-                secret_inputs={k for k, v in raw.items()
-                               if isinstance(v, dict) and v.get(SECRET_SIG) == rpc._special_secret_sig},
+                deps=set(request.dependencies), inputs=unwrap_secrets(raw),
+                secret_inputs=set(secret_input_names(raw)),
                 raw_inputs=raw,
                 property_deps={k: set(v.urns) for k, v in request.propertyDependencies.items()},
                 delete_before_replace=request.deleteBeforeReplace,
@@ -160,18 +153,12 @@ class RecordingMonitor(mocks.MockMonitor):
             )
             self.records.append(rec)
             self.by_urn[rec.urn] = rec
-        response = super().RegisterResource(request)
+        return super().RegisterResource(request)
+
+    def registered(self, request: Any, response: Any) -> None:
         urn = self.make_urn(request.parent, request.type, request.name)
         if urn in self.by_urn:  # registrations run on several threads: match by URN
             self.by_urn[urn].outputs = rpc.deserialize_properties(response.object)
-        secret_outs = list(request.additionalSecretOutputs)
-        if secret_outs and response.object is not None:  # emulate the engine
-            state = rpc.deserialize_properties(response.object)
-            for key in secret_outs:
-                if key in state:
-                    state[key] = rpc.wrap_rpc_secret(state[key])
-            response.object.CopyFrom(mocks._sync_await(rpc.serialize_properties(state, {})))
-        return response
 
 
 def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,

@@ -70,18 +70,45 @@ class _Cloud(pulumi.runtime.Mocks):
         return {}, None
 
 
-def _unwrap(value: Any) -> Any:
+def unwrap_secrets(value: Any) -> Any:
+    """Registered inputs (as sent to the monitor) with every secret replaced by its value."""
     if isinstance(value, dict):
         if value.get(_SIG) == rpc._special_secret_sig:
-            return _unwrap(value.get("value"))
-        return {k: _unwrap(v) for k, v in value.items()}
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+        return [unwrap_secrets(v) for v in value]
     return value
 
 
-class _Monitor(mocks.MockMonitor):
-    """Records every registration; marks additionalSecretOutputs secret, as the engine does."""
+def secret_input_names(raw: dict[str, Any]) -> list[str]:
+    """The top-level inputs sent as secrets."""
+    return sorted(k for k, v in raw.items()
+                  if isinstance(v, dict) and v.get(_SIG) == rpc._special_secret_sig)
+
+
+class EngineMonitor(mocks.MockMonitor):
+    """A MockMonitor that marks additionalSecretOutputs secret, as the engine does (the stock
+    mock ignores them). Also the base of the tests' recording monitor (tests/harness.py)."""
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        response = super().RegisterResource(request)
+        self.registered(request, response)
+        secret_outs = list(request.additionalSecretOutputs)
+        if secret_outs and response.object is not None:
+            state = rpc.deserialize_properties(response.object)
+            for key in secret_outs:
+                if key in state:
+                    state[key] = rpc.wrap_rpc_secret(state[key])
+            response.object.CopyFrom(mocks._sync_await(rpc.serialize_properties(state, {})))
+        return response
+
+    def registered(self, request: Any, response: Any) -> None:
+        """Called with the mock's answer before its secret outputs are marked; no-op here."""
+
+
+class _Monitor(EngineMonitor):
+    """Records every registration."""
 
     def __init__(self, cloud: _Cloud) -> None:
         super().__init__(cloud)
@@ -94,18 +121,8 @@ class _Monitor(mocks.MockMonitor):
             self.recorded.append(Resource(
                 type=request.type, name=request.name, urn=urn, parent=request.parent,
                 provider=request.provider, depends_on=sorted(request.dependencies),
-                inputs=_unwrap(raw), secret_inputs=sorted(
-                    k for k, v in raw.items()
-                    if isinstance(v, dict) and v.get(_SIG) == rpc._special_secret_sig)))
-        response = super().RegisterResource(request)
-        secret_outs = list(request.additionalSecretOutputs)
-        if secret_outs and response.object is not None:
-            state = rpc.deserialize_properties(response.object)
-            for key in secret_outs:
-                if key in state:
-                    state[key] = rpc.wrap_rpc_secret(state[key])
-            response.object.CopyFrom(mocks._sync_await(rpc.serialize_properties(state, {})))
-        return response
+                inputs=unwrap_secrets(raw), secret_inputs=secret_input_names(raw)))
+        return super().RegisterResource(request)
 
 
 def _masked(value: Any) -> Any:

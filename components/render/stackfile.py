@@ -26,12 +26,14 @@ import yaml
 
 from components.config import (
     BACKEND_SECRETS_KEY,
+    MAP_SECRET_KEYS,
     NAMESPACE,
     PLAIN_KEYS,
     SECRET_KEYS,
     ConfigError,
     StackConfig,
     missing_secrets,
+    set_path_hint,
 )
 
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
@@ -212,11 +214,10 @@ def secret_problems(sf: StackFile, stack: StackConfig) -> list[str]:
     from components.backend_service import secret_env_values  # `up`'s own check, reused
 
     problems = [sf.locate(p) for p in missing_secrets(stack, sf.raw)]
-    for key in sorted(sf.secret_keys & set(SECRET_KEYS)):  # secure: beside plaintext values
+    for key in sorted(sf.secret_keys & set(MAP_SECRET_KEYS)):  # secure: beside plaintext values
         for path, line in _plain_leaves(sf.raw[key], f"{NAMESPACE}:{key}", sf.lines):
             problems.append(f"{sf.path}:{line}: {path}: is stored in plaintext beside encrypted "
-                            f"values; remove it and set it with `pulumi config set --secret "
-                            f"--path '{path}' VALUE`")
+                            f"values; remove it and set it with `{set_path_hint(path)}`")
     secrets = sf.raw.get(BACKEND_SECRETS_KEY)
     if isinstance(secrets, dict) and not is_secure(secrets):  # names are visible, values not
         for b in stack.backends:

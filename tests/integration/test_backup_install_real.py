@@ -17,21 +17,13 @@ import pytest
 
 from components.config import BackupConfig, SiteConfig
 from components.render.backup import install, site
+from tests.integration.test_duckdns_real import FAKE_SYSTEMCTL  # the same recording fake
 
 pytestmark = [pytest.mark.integration] + (
     [pytest.mark.skip(reason="restic missing: apt-get install restic")]
     if shutil.which("restic") is None else [])
 
 PASSWORD = "pw-backup-install-Lq0x"
-FAKE_SYSTEMCTL = """#!/bin/bash
-echo "$*" >> "$(dirname "$0")/systemctl.log"
-state="$(dirname "$0")/enabled"
-case "$1" in
-  is-enabled) [ "${2:-}" = --quiet ] && shift; grep -qx "$2" "$state" 2>/dev/null ;;
-  enable) [ "$2" = --now ] && shift; echo "$2" >> "$state" ;;
-  disable) [ "$2" = --now ] && shift; sed -i "/^$2\\$/d" "$state" 2>/dev/null || true ;;
-esac
-"""
 
 
 def env(tmp: Path) -> dict[str, str]:
