@@ -27,7 +27,10 @@ printf '%s\n' "$*" >> "$FAKE/argv.log"
 case "$1" in
   inspect)
     [ "${@: -1}" = wpfleet-blog-wp-0 ] || exit 1
-    case "$*" in *--format*) printf '%s\n' WORDPRESS_DB_HOST=db:3306 WORDPRESS_DB_PASSWORD=dbpw ;; esac ;;
+    case "$*" in
+      *State.Running*) echo true ;;
+      *--format*) printf '%s\n' WORDPRESS_DB_HOST=db:3306 WORDPRESS_DB_PASSWORD=dbpw ;;
+    esac ;;
   exec)
     shift
     while [ "${1#-}" != "$1" ]; do case "$1" in -u) shift 2 ;; *) shift ;; esac; done
@@ -136,6 +139,11 @@ def test_second_run_installs_nothing_and_upgrades_the_database(box: Box) -> None
     assert not (box.fake / "stdin.install").exists()
     assert "database already at latest" in out.stdout
     assert PASSWORD not in box.read("execve.log")
+    # pinned to replica 0, the one the core copy `docker exec`s into: no other replica instead
+    calls = box.read("argv.log").splitlines()
+    runs = [c for c in calls if c.startswith("run ")]
+    assert runs and all("--network container:wpfleet-blog-wp-0 " in c for c in runs)
+    assert not any(c.startswith("ps ") for c in calls)
 
 
 def test_new_image_copies_its_core_over_the_volume_and_keeps_site_files(box: Box) -> None:

@@ -109,7 +109,8 @@ def test_cron_runs_due_events_once_per_site_not_per_replica(fake: dict[str, Any]
 def test_cron_runner_fails_loudly_for_a_missing_site(fake: dict[str, Any]) -> None:
     out = bash(wp_tools.cron_runner(), fake["env"], "gone")
     assert out.returncode == 1
-    assert "container wpfleet-gone-wp-0 not found" in out.stderr
+    assert out.stderr == ("wpfleet: no WordPress container of site 'gone' found:"
+                          " is site 'gone' deployed on this box?\n")
 
 
 def test_wpfleet_logs_shows_apache_logs_then_containers(fake: dict[str, Any]) -> None:

@@ -67,7 +67,10 @@ def install_command(stack: StackConfig, site: SiteConfig) -> BoxCommand:
     body = dedent("""\
         # wordpressImage: %(image)s
         site=%(site)s
+        # replica 0: the one Pulumi has just waited healthy on the new image; the core copy
+        # below runs in it, and wp-cli goes through it too (pinned: no other replica instead)
         replica=%(replica)s
+        wpfleet_wp_pin=$replica
         # the admin password is this script's stdin (one line): read it before any
         # `docker run -i` could consume it; it only ever leaves through a pipe, never argv
         IFS= read -r admin_password || true

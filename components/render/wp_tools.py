@@ -58,9 +58,9 @@ def cron_runner() -> str:
         + dedent("""\
         # --due-now: only events whose time has come; nothing due is a quick no-op
         if ! wpfleet_wp "$site" cron event run --due-now; then
-          # a site not installed yet has no events: not a failure of the timer (a missing
-          # container is: wpfleet_wp said so above)
-          if "${DOCKER:-docker}" inspect --type container "wpfleet-$site-wp-0" >/dev/null 2>&1 \
+          # a site not installed yet has no events: not a failure of the timer (no running
+          # replica is: wpfleet_wp said so above)
+          if wpfleet_replica "$site" >/dev/null 2>&1 \
               && ! wpfleet_wp "$site" core is-installed >/dev/null 2>&1; then
             echo "wp-cron: WordPress of site $site is not installed yet; nothing to run"
             exit 0
