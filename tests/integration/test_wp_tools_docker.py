@@ -102,6 +102,18 @@ def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
                 {"/usr/local/bin/wp": WP_STANDIN})
     replica = graph.get("blog-wp-0").inputs
     docker(dockerd, "volume", "create", "wpfleet-blog-html")
+    start_replica(dockerd, root, replica)
+    secrets = [e.split("=", 1)[1] for e in replica["envs"]
+               if re.match(r"(WORDPRESS_DB_PASSWORD|WORDPRESS_\w+_(KEY|SALT)|WPFLEET_\w+)=", e)]
+    assert SMTP_PW in secrets and len(secrets) == 10
+    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
+           "replica": replica, "replica1": graph.get("blog-wp-1").inputs, "dockerd": dockerd}
+    for name in ("wpfleet-blog-wp-0", "wpfleet-blog-wp-1"):  # else dockerd waits 10 s on them
+        docker(dockerd, "rm", "-f", name, check=False)
+
+
+def start_replica(sock: Path, root: Path, replica: dict[str, Any]) -> None:
+    """A replica as the program declares it (env, volumes, labels), running a stand-in image."""
     run = ["run", "-d", "--name", replica["name"], "--network", "none"]
     run += [f"--env={e}" for e in replica["envs"]]
     for v in replica["volumes"]:
@@ -110,14 +122,8 @@ def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
         else:  # the box path, under the scratch root the rendered command wrote to
             run += ["-v", f"{root}{v['hostPath']}:{v['containerPath']}:ro"]
     run += [f"--label={x['label']}={x['value']}" for x in replica["labels"]]
-    docker(dockerd, *run, "wpfleet-test/replica:1", "/bin/bash", "-c",
+    docker(sock, *run, "wpfleet-test/replica:1", "/bin/bash", "-c",
            "echo replica up; exec sleep 600")
-    secrets = [e.split("=", 1)[1] for e in replica["envs"]
-               if re.match(r"(WORDPRESS_DB_PASSWORD|WORDPRESS_\w+_(KEY|SALT)|WPFLEET_\w+)=", e)]
-    assert SMTP_PW in secrets and len(secrets) == 10
-    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
-           "replica": replica}
-    docker(dockerd, "rm", "-f", replica["name"], check=False)  # else dockerd waits 10 s on it
 
 
 def test_wpfleet_wp_runs_the_cli_as_the_web_user_with_the_sites_config(box: dict[str, Any]) -> None:
@@ -145,8 +151,9 @@ def test_wpfleet_wp_runs_the_cli_as_the_web_user_with_the_sites_config(box: dict
     for secret in box["secrets"]:
         assert secret not in recorded
     assert set(Path("/run").glob("wpfleet-wp*")) == before  # temp files removed
-    # one engine per test costs ~12 s: the cron runner and the logs on the same one
+    # one engine per test costs ~12 s: the cron runner, the logs and a stopped replica 0 on it
     cron_runner_and_logs(box)
+    replica_zero_stopped(box)
 
 
 def cron_runner_and_logs(box: dict[str, Any]) -> None:
@@ -163,6 +170,41 @@ def cron_runner_and_logs(box: dict[str, Any]) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "GET / 200" in shown.stdout
     assert re.search(r"==> container wpfleet-blog-wp-0 <==\n\S+ replica up", shown.stdout)
+    recorded = box["argv"].read_text()
+    for secret in box["secrets"]:
+        assert secret not in recorded
+
+
+def replica_zero_stopped(box: dict[str, Any]) -> None:
+    """Replica 0 stopped, replica 1 running: wp-cli and cron go through replica 1."""
+    sock, wp = box["dockerd"], box["root"] / wp_tools.WP_BIN.lstrip("/")
+    start_replica(sock, box["root"], box["replica1"])
+    docker(sock, "kill", "wpfleet-blog-wp-0")  # its PID 1 (sleep) would ignore a SIGTERM
+    box["argv"].write_text("")
+    out = subprocess.run([str(wp), "blog", "option", "get", "home"], env=box["env"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "uid=33\n" in out.stdout and "args=option get home\n" in out.stdout
+    extra = out.stdout.split("--extra--\n")[1].split("--end--")[0]  # replica 1's wp-config extra
+    assert extra.rstrip("\n") == config_extra(box["stack"].sites[0]).rstrip("\n")
+    runs = [c for c in box["argv"].read_text().splitlines() if c.startswith("run ")]
+    assert len(runs) == 1
+    assert "--volumes-from wpfleet-blog-wp-1 --network container:wpfleet-blog-wp-1 " in runs[0]
+    runner = box["root"] / wp_tools.CRON_RUNNER.lstrip("/")
+    cron = subprocess.run([str(runner), "blog"], env=box["env"], capture_output=True, text=True,
+                          timeout=120)
+    assert cron.returncode == 0, cron.stderr
+    assert "args=cron event run --due-now\n" in cron.stdout
+    # none running: a clear error naming the site, no wp-cli container started
+    docker(sock, "kill", "wpfleet-blog-wp-1")
+    box["argv"].write_text("")
+    none = subprocess.run([str(wp), "blog", "option", "get", "home"], env=box["env"],
+                          capture_output=True, text=True, timeout=120)
+    assert none.returncode == 1
+    assert none.stderr == ("wpfleet: no WordPress replica of site 'blog' is running"
+                           " (wpfleet-blog-wp-0 wpfleet-blog-wp-1): start one"
+                           " (docker start wpfleet-blog-wp-0) and retry\n")
+    assert not any(c.startswith("run ") for c in box["argv"].read_text().splitlines())
     recorded = box["argv"].read_text()
     for secret in box["secrets"]:
         assert secret not in recorded
