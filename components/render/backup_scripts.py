@@ -10,6 +10,8 @@ Per site and run, two snapshots tagged `site=<site>`, `run=<UTC time>` and `db` 
   MariaDB container (the root password is expanded there, from the container's own
   MARIADB_ROOT_PASSWORD, into MYSQL_PWD) and streamed into `restic backup --stdin`;
 - `files`: the html volume, read on the box at its Docker mountpoint (local volume driver).
+An empty html volume (WordPress not copied in yet) is not an error: the database is backed up
+and the status file says `files=skipped` (restic refuses an empty snapshot).
 A run whose dump or file backup fails leaves no half snapshot behind (it is forgotten), writes
 `result=failed` to the site's status file and makes the program exit non-zero.
 Paths and tools can be redirected through the environment (tests); the defaults are the box's.
@@ -182,6 +184,10 @@ def backup_program(backup: BackupConfig) -> str:
             echo "restic backup of the database failed: $(tail -n 2 "$work/restic.err" | tr '\\n' ' ')"
             return 1
           fi
+          if [ -z "$(find "$mnt" -mindepth 1 -print -quit)" ]; then
+            # WordPress not copied in yet: restic refuses an empty snapshot; the DB still counts
+            echo "db_snapshot=$dbid files=skipped"; return 0
+          fi
           if ! (cd "$mnt" && "$RESTIC" backup --json --quiet --tag "site=$site,files,run=$run" \\
                 "${timeargs[@]}" . >"$work/files.json" 2>"$work/restic.err"); then
             forget_ids $dbid $(snapshot_id "$work/files.json")
@@ -195,8 +201,13 @@ def backup_program(backup: BackupConfig) -> str:
         failed=()
         for site in "${sites[@]}"; do
           if out=$(backup_site "$site"); then
-            status "$STATE_DIR/$site.status" ok "backed up" "run=$run" ${out}
-            echo "$PROG: $site: backed up (run=$run, $out)"
+            case "$out" in
+              *files=skipped*)
+                msg="database backed up; files skipped (empty volume: WordPress not copied in yet)" ;;
+              *) msg="backed up" ;;
+            esac
+            status "$STATE_DIR/$site.status" ok "$msg" "run=$run" ${out}
+            echo "$PROG: $site: $msg (run=$run, $out)"
           else
             status "$STATE_DIR/$site.status" failed "$out" "run=$run"
             echo "$PROG: $site: FAILED: $out" >&2

@@ -246,3 +246,26 @@ def test_retention_keeps_exactly_the_configured_snapshots(box: Box) -> None:
         kept = sorted(str(s["time"]) for s in snapshots(box, repo, "--tag", f"site=blog,{kind}"))
         assert kept == expected, kind
     assert len(snapshots(box, repo, "--tag", "site=old")) == 2
+
+
+def test_empty_html_volume_backs_up_the_database_and_skips_the_files(box: Box) -> None:
+    box.add_site("blog", replicas=1)
+    box.add_site("fresh", replicas=1)  # deployed, WordPress not copied into its volume yet
+    seed(box, "blog")
+    box.dbs["fresh"].sql("CREATE TABLE wp_options (option_name VARCHAR(191) PRIMARY KEY, "
+                         "option_value TEXT); INSERT INTO wp_options VALUES ('siteurl', 'x');")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    r = box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00")
+    assert r.returncode == 0, r.stderr
+    assert "fresh: database backed up; files skipped (empty volume" in r.stdout
+    status = box.status("fresh")
+    assert status["result"] == "ok" and status["files"] == "skipped"
+    assert "files skipped (empty volume" in status["message"]
+    assert box.status("blog")["result"] == "ok" and "files" not in box.status("blog")
+    fresh = snapshots(box, repo, "--tag", "site=fresh")
+    assert [sorted(map(str, s["tags"])) for s in fresh] == [  # type: ignore[call-overload]
+        ["db", "run=20260301T030000Z", "site=fresh"]]
+    dump = box.restic(repo, "dump", status["db_snapshot"], "/fresh-db.sql").stdout
+    assert "INSERT INTO `wp_options`" in dump and "-- Dump completed" in dump
