@@ -290,10 +290,11 @@ def restore_program(backup: BackupConfig) -> str:
         work=$(mktemp -d "$voldir/.wpfleet-restore.XXXXXX")  # same filesystem as the volume
         chmod 0700 "$work"
         replicas=()
-        cleanup() {
-          rm -rf "$work"
+        start_replicas() {
           for c in "${replicas[@]}"; do "$DOCKER" start "$c" >/dev/null || true; done
+          replicas=()
         }
+        cleanup() { rm -rf "$work"; start_replicas; }
         trap cleanup EXIT
         sel="site=$site,run=$run"
         "$RESTIC" dump --tag "$sel,db" latest "/$site-db.sql" > "$work/db.sql" \\
@@ -321,15 +322,44 @@ def restore_program(backup: BackupConfig) -> str:
         "$DOCKER" exec -i "$db" sh -c %(dump)s > "$prev/db.sql" \\
           || die "cannot dump the current database of $target first; nothing was changed"
 
-        # 4. the database: recreated from the dump (grants on it survive a DROP DATABASE)
-        { printf 'DROP DATABASE IF EXISTS `%(db)s`; CREATE DATABASE `%(db)s`; USE `%(db)s`;\\n'
-          cat "$work/db.sql"; } | "$DOCKER" exec -i "$db" sh -c %(client)s \\
-          || die "importing the database FAILED; the previous one is in $prev/db.sql"
+        # load_db FILE: the database recreated from FILE (grants on it survive a DROP DATABASE)
+        load_db() {
+          { printf 'DROP DATABASE IF EXISTS `%(db)s`; CREATE DATABASE `%(db)s`; USE `%(db)s`;\\n'
+            cat "$1"; } | "$DOCKER" exec -i "$db" sh -c %(client)s
+        }
+        # rollback WHAT [aside|swapped]: put back the database (and the files) kept in $prev,
+        # start the replicas again and stop with one clear sentence. aside: some current files
+        # were moved to $prev/files (move them back); swapped: all of them were, and the volume
+        # holds restored files only (remove those first)
+        rollback() {
+          echo "$PROG: $1; putting the previous database${2:+ and files} of $target back" >&2
+          local ok=1
+          load_db "$prev/db.sql" || ok=0
+          if [ "${2:-}" = swapped ]; then
+            find "$mnt" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || ok=0
+          fi
+          if [ -n "${2:-}" ]; then
+            find "$prev/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + || ok=0
+          fi
+          start_replicas
+          if [ "$ok" = 1 ]; then
+            die "restore of $target FAILED ($1); its previous database and files are back" \\
+              "and its containers started again: the site is as before the restore"
+          fi
+          die "restore of $target FAILED ($1) and putting the previous state back FAILED too:" \\
+            "recover by hand from $prev (db.sql and files/)"
+        }
+
+        # 4. the database
+        load_db "$work/db.sql" || rollback "importing the database of run $run FAILED"
         echo "$PROG: database of $target restored from run $run of $site"
 
-        # 5. the files: the volume's content swapped for the restored tree
-        find "$mnt" -mindepth 1 -maxdepth 1 -exec mv -t "$prev/files" {} +
-        find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} +
+        # 5. the files: the volume's content swapped for the restored tree (a failure midway
+        # puts the previous tree and database back)
+        find "$mnt" -mindepth 1 -maxdepth 1 -exec mv -t "$prev/files" {} + \\
+          || rollback "moving the current files of $target aside FAILED" aside
+        find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + \\
+          || rollback "moving the restored files into $vol FAILED" swapped
         echo "$PROG: files of $target restored; the previous ones are in $prev"
         if [ "$target" != "$site" ]; then
           echo "$PROG: $target now holds a copy of $site: links in posts still name $site's" \\

@@ -269,3 +269,43 @@ def test_empty_html_volume_backs_up_the_database_and_skips_the_files(box: Box) -
         ["db", "run=20260301T030000Z", "site=fresh"]]
     dump = box.restic(repo, "dump", status["db_snapshot"], "/fresh-db.sql").stdout
     assert "INSERT INTO `wp_options`" in dump and "-- Dump completed" in dump
+
+
+def test_import_failing_midway_puts_the_previous_site_back(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
+    good = box.restic(repo, "dump", box.status("blog")["db_snapshot"], "/blog-db.sql").stdout
+    mutate(box, "blog")
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    # a complete-looking dump (last line intact) whose import breaks after the first tables
+    cut = good.index("CREATE TABLE `wp_posts`")
+    bad = good[:cut] + "INSERT INTO no_such_table VALUES (1);\n" + good[cut:]
+    run = "run=20260302T030000Z"
+    other = box.root / "other-files"
+    other.mkdir()
+    (other / "index.php").write_text("<?php // another tree\n")
+    env = box.env(RESTIC_PASSWORD_FILE=str(box.conf / "restic.password"))
+    subprocess.run(["restic", "-r", str(repo), "backup", "--stdin", "--stdin-filename",
+                    "blog-db.sql", "--tag", f"site=blog,db,{run}"], input=bad, text=True,
+                   check=True, capture_output=True, env=env)
+    subprocess.run(["restic", "-r", str(repo), "backup", "--tag", f"site=blog,files,{run}", "."],
+                   cwd=other, check=True, capture_output=True, env=env)
+
+    r = box.run("wpfleet-restore", "blog", "20260302T030000Z")
+    assert r.returncode != 0
+    assert "no_such_table" in r.stderr  # the import did start and broke midway
+    assert ("restore of blog FAILED (importing the database of run 20260302T030000Z FAILED); "
+            "its previous database and files are back and its containers started again") in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db  # wp_evil and all: as before the restore
+    assert file_hashes(box.html("blog")) == live_files
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
+    log = (box.fake / "docker.log").read_text()
+    assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-0" in log
+    # and a good run still restores afterwards
+    assert box.run("wpfleet-restore", "blog", "20260301T030000Z").returncode == 0
+    assert "wp_evil" not in box.dbs["blog"].fingerprint()
