@@ -14,6 +14,10 @@ An empty html volume (WordPress not copied in yet) is not an error: the database
 and the status file says `files=skipped` (restic refuses an empty snapshot).
 A run whose dump or file backup fails leaves no half snapshot behind (it is forgotten), writes
 `result=failed` to the site's status file and makes the program exit non-zero.
+`wpfleet-restore` puts the previous database and files back by itself when the import or the
+file swap fails midway; restoring into another site name (`--to`) then rewrites the source's
+URLs to the target's with wp-cli (`wpfleet_wp`, wpcli.py), the URLs read from the `url=` lines
+of the two site files (rendered from wpfleet:sites, checked again here).
 Paths and tools can be redirected through the environment (tests); the defaults are the box's.
 """
 
@@ -24,6 +28,7 @@ from textwrap import dedent
 
 from components.config import BackupConfig
 from components.render import script
+from components.render.wpcli import wp_function
 
 CONF_DIR = "/etc/wpfleet/backup"
 STATE_DIR = "/var/lib/wpfleet/backup"
@@ -235,7 +240,8 @@ def backup_program(backup: BackupConfig) -> str:
 def restore_program(backup: BackupConfig) -> str:
     """`wpfleet-restore [--to TARGET] SITE [SNAPSHOT]`; `wpfleet-restore --list SITE`."""
     return script("# wpfleet-restore (managed by wpfleet; edits are overwritten); "
-                  "docs/backups.md\n" + _common(backup, "wpfleet-restore") + dedent("""\
+                  "docs/backups.md\n" + _common(backup, "wpfleet-restore") + wp_function()
+                  + dedent("""\
         usage() {
           echo "usage: $PROG [--to TARGET_SITE] SITE [latest|SNAPSHOT_ID|RUN]" >&2
           echo "       $PROG --list SITE" >&2
@@ -257,6 +263,22 @@ def restore_program(backup: BackupConfig) -> str:
         [[ $target =~ $SITE_RE ]] || die "bad target site name: $target"
         [[ $want =~ ^(latest|[0-9a-f]{8,64}|[0-9]{8}T[0-9]{6}Z)$ ]] \\
           || die "bad snapshot: $want (latest, a snapshot ID or a run such as 20260101T033000Z)"
+
+        # a copy under another name: the links naming the source's URL are rewritten to the
+        # target's (url= lines of the site files, rendered from wpfleet:sites)
+        site_url() {
+          local u
+          u=$(sed -n 's/^url=//p' "$CONF_DIR/sites/$1" 2>/dev/null | head -n 1) || true
+          if [[ $u =~ ^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]]; then echo "$u"; fi
+        }
+        old_url=""; new_url=""
+        if [ "$target" != "$site" ] && [ "$list" = 0 ]; then
+          old_url=$(site_url "$site"); new_url=$(site_url "$target")
+          for name in "$site" "$target"; do
+            [ -n "$(site_url "$name")" ] || echo "$PROG: warning: no valid url= line in" \\
+              "$CONF_DIR/sites/$name (run \\`pulumi up\\`): links will not be rewritten" >&2
+          done
+        fi
 
         open_repo || die "nothing was changed on $target"
         if [ "$list" = 1 ]; then exec "$RESTIC" snapshots --tag "site=$site"; fi
@@ -361,10 +383,26 @@ def restore_program(backup: BackupConfig) -> str:
         find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + \\
           || rollback "moving the restored files into $vol FAILED" swapped
         echo "$PROG: files of $target restored; the previous ones are in $prev"
-        if [ "$target" != "$site" ]; then
-          echo "$PROG: $target now holds a copy of $site: links in posts still name $site's" \\
-            "domain (docs/backups.md: search-replace with wp-cli)"
+        [ "$target" != "$site" ] || exit 0
+
+        # 6. a copy under another name: rewrite the source's URLs with wp-cli, which runs in
+        # the network of the target's replica 0 (so the replicas are started first)
+        start_replicas
+        manual="wpfleet-wp $target search-replace OLD_URL NEW_URL --all-tables --skip-columns=guid"
+        if [ -z "$old_url" ] || [ -z "$new_url" ]; then
+          die "$target now holds a copy of $site, but its links still name $site's URL, which" \\
+            "is unknown here (see the warning above); rewrite them with: $manual"
         fi
+        old_host=${old_url#*://}
+        if [ "$old_host" != "${new_url#*://}" ]; then
+          for from in "https://$old_host" "http://$old_host"; do
+            wpfleet_wp "$target" search-replace "$from" "$new_url" --all-tables \\
+              --skip-columns=guid --report-changed-only \\
+              || die "$target holds a copy of $site, but rewriting $from to $new_url FAILED;" \\
+                "once the site is up, run: ${manual/OLD_URL NEW_URL/$from $new_url}"
+          done
+        fi
+        echo "$PROG: links in $target rewritten from $old_url (http and https) to $new_url"
         """) % {"dump": shlex.quote(DUMP_IN_CONTAINER), "client": shlex.quote(CLIENT_IN_CONTAINER),
                 "done": shlex.quote(DUMP_DONE), "db": DB_NAME})
 

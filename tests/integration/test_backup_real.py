@@ -145,6 +145,64 @@ def test_restore_into_a_new_site_name_for_staging(box: Box) -> None:
     # staging's own DB user keeps its grants after DROP/CREATE DATABASE
     grants = box.dbs["staging"].sql("SHOW GRANTS FOR wordpress@localhost")
     assert "`wordpress`.*" in grants
+    # blog's URLs rewritten to staging's by wp-cli, run against staging's replica once it is up
+    assert "links in staging rewritten from https://blog.example.org (http and https) to " \
+        "https://staging.example.org" in r.stdout
+    log = (box.fake / "docker.log").read_text().splitlines()
+    runs = [line for line in log if line.startswith("docker run ")]
+    cli = ("--volumes-from wpfleet-staging-wp-0 --network container:wpfleet-staging-wp-0 "
+           "-v {extra} wordpress:cli-2.12.0-php8.3 wp search-replace {old} "
+           "https://staging.example.org --all-tables --skip-columns=guid --report-changed-only")
+    assert len(runs) == 2 and all("wpfleet-blog" not in line for line in runs)
+    for line, old in zip(runs, ("https://blog.example.org", "http://blog.example.org"), strict=True):
+        extra = line.split(" -v ")[1].split()[0]
+        assert line.endswith(cli.format(extra=extra, old=old)), line
+        assert line.startswith("docker run --rm -i --user 33:33 --env-file /run/wpfleet-wp.")
+    assert log.index("docker start wpfleet-staging-wp-0") < log.index(runs[0])
+    # the DB credentials reach wp-cli through the 0600 env file only, and only staging's
+    env = (box.fake / "run-env.log").read_text()
+    assert f"WORDPRESS_DB_PASSWORD={box.wp_password('staging')}" in env
+    assert box.wp_password("blog") not in env and "PATH=" not in env
+    for secret in (box.wp_password("staging"), PASSWORD,
+                   *(db.root_password for db in box.dbs.values())):
+        assert secret not in "\n".join(log)
+    assert not list(Path("/run").glob("wpfleet-wp*"))  # env files removed
+
+
+def test_restore_under_another_name_says_when_links_cannot_be_rewritten(box: Box) -> None:
+    box.add_site("blog", replicas=1)
+    box.add_site("staging", replicas=1, domain="staging.example.org")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup", "blog").returncode == 0
+    live_db = box.dbs["blog"].fingerprint()
+    hint = "rewrite them with: wpfleet-wp staging search-replace OLD_URL NEW_URL"
+
+    # wp-cli fails: the copy is in place, the exit is non-zero and names the command to rerun
+    r = box.run("wpfleet-restore", "--to", "staging", "blog", WPFLEET_FAKE_RUN_RC="1")
+    assert r.returncode != 0
+    assert "rewriting https://blog.example.org to https://staging.example.org FAILED" in r.stderr
+    assert "run: wpfleet-wp staging search-replace https://blog.example.org " \
+        "https://staging.example.org --all-tables --skip-columns=guid" in r.stderr
+    assert box.dbs["staging"].fingerprint() == live_db
+    assert (box.fake / "containers/wpfleet-staging-wp-0/running").exists()
+
+    # blog removed from the config (no site file) or a url= line that is not a plain URL: no
+    # wp-cli run with a guessed or unsafe value, a warning first and a clear exit at the end
+    for content in (None, "url=https://blog.example.org;touch /tmp/pwned\n"):
+        (box.fake / "docker.log").unlink()
+        if content is None:
+            (box.conf / "sites/blog").unlink()
+        else:
+            (box.conf / "sites/blog").write_text(content)
+        r = box.run("wpfleet-restore", "--to", "staging", "blog")
+        assert r.returncode != 0 and hint in r.stderr
+        assert f"warning: no valid url= line in {box.conf}/sites/blog" in r.stderr
+        assert box.dbs["staging"].fingerprint() == live_db
+        assert "docker run" not in (box.fake / "docker.log").read_text()
+    assert not Path("/tmp/pwned").exists()
 
 
 def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
