@@ -141,6 +141,6 @@ def test_site_files_carry_the_url_restore_rewrites_and_restore_embeds_wp_cli() -
     restore = restore_program(BackupConfig(repository="/srv/r"))
     assert wp_function() in restore  # the shared function, not a copy of it
     assert ('wpfleet_wp "$target" search-replace "$from" "$new_url" --all-tables \\\n'
-            "      --skip-columns=guid --report-changed-only") in restore
+            "      --skip-columns=guid --report-changed-only </dev/null") in restore
     p = plan(parse(stack({"repository": "/srv/r"})))
     assert "url=https://" in p.files["/etc/wpfleet/backup/sites/blog"]

@@ -397,7 +397,7 @@ def restore_program(backup: BackupConfig) -> str:
         if [ "$old_host" != "${new_url#*://}" ]; then
           for from in "https://$old_host" "http://$old_host"; do
             wpfleet_wp "$target" search-replace "$from" "$new_url" --all-tables \\
-              --skip-columns=guid --report-changed-only \\
+              --skip-columns=guid --report-changed-only </dev/null \\
               || die "$target holds a copy of $site, but rewriting $from to $new_url FAILED;" \\
                 "once the site is up, run: ${manual/OLD_URL NEW_URL/$from $new_url}"
           done

@@ -367,3 +367,36 @@ def test_import_failing_midway_puts_the_previous_site_back(box: Box) -> None:
     # and a good run still restores afterwards
     assert box.run("wpfleet-restore", "blog", "20260301T030000Z").returncode == 0
     assert "wp_evil" not in box.dbs["blog"].fingerprint()
+
+
+# `mv` that moves its first source into the volume, then fails (a full disk, say)
+FAILING_MV = """#!/bin/bash
+if [ "$1" = -t ] && [[ $2 == */wpfleet-blog-html/_data ]] && [[ $3 == */.wpfleet-restore.* ]]; then
+  /bin/mv -t "$2" "$3"; echo "mv: cannot move: No space left on device" >&2; exit 1
+fi
+exec /bin/mv "$@"
+"""
+
+
+def test_file_swap_failing_midway_puts_the_previous_site_back(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup").returncode == 0
+    mutate(box, "blog")
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    shim = box.root / "shim"
+    shim.mkdir()
+    (shim / "mv").write_text(FAILING_MV)
+    (shim / "mv").chmod(0o755)
+
+    r = box.run("wpfleet-restore", "blog", PATH=f"{shim}:{os.environ['PATH']}")
+    assert r.returncode != 0
+    assert "restore of blog FAILED (moving the restored files into wpfleet-blog-html FAILED); " \
+        "its previous database and files are back" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db  # the imported DB was replaced again
+    assert file_hashes(box.html("blog")) == live_files  # no restored file left in the volume
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
