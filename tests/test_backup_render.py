@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from components.config import BackupConfig, ConfigError, parse
+from components.config import BackupConfig, ConfigError, SiteConfig, parse
 from components.render import plan
-from components.render.backup import units
+from components.render.backup import home_url, site_file, units
 from components.render.backup_scripts import (
     BACKUP_BIN,
     DUMP_IN_CONTAINER,
     backup_program,
     restore_program,
 )
+from components.render.wpcli import wp_function
 from tests.harness import BASE_CONFIG
 
 
@@ -128,3 +129,18 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(bad)], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode != 0 and "calendar" in r.stderr
+
+
+def test_site_files_carry_the_url_restore_rewrites_and_restore_embeds_wp_cli() -> None:
+    assert site_file(SiteConfig(name="blog", domain="blog.example.org", port=8082)).endswith(
+        "\nurl=https://blog.example.org\n")
+    assert home_url(SiteConfig(name="x", domain="x.example.org", port=8082, tls=False)) == \
+        "http://x.example.org"
+    with pytest.raises(ValueError, match="not a host name"):
+        home_url(SiteConfig(name="x", domain="x.org'; rm -rf /", port=8082))
+    restore = restore_program(BackupConfig(repository="/srv/r"))
+    assert wp_function() in restore  # the shared function, not a copy of it
+    assert ('wpfleet_wp "$target" search-replace "$from" "$new_url" --all-tables \\\n'
+            "      --skip-columns=guid --report-changed-only </dev/null") in restore
+    p = plan(parse(stack({"repository": "/srv/r"})))
+    assert "url=https://" in p.files["/etc/wpfleet/backup/sites/blog"]

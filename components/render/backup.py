@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from textwrap import dedent
 
@@ -81,8 +82,21 @@ def files(stack: StackConfig) -> dict[str, str]:
     return out
 
 
+URL_RE = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+
+
+def home_url(site: SiteConfig) -> str:
+    """The site's URL as WordPress writes it into posts (WP_HOME: scheme://domain, no port)."""
+    url = f"{'https' if site.tls else 'http'}://{site.domain}"
+    if not URL_RE.fullmatch(url):  # config_parse checks domains; a guard for direct callers
+        raise ValueError(f"site {site.name!r}: domain {site.domain!r} is not a host name")
+    return url
+
+
 def site_file(site: SiteConfig) -> str:
-    return f"# backed up by wpfleet-backup; written by the backup-site-{site.name} command\n"
+    """`url=` is what `wpfleet-restore --to` rewrites in a copy (this site as source or target)."""
+    return (f"# backed up by wpfleet-backup; written by the backup-site-{site.name} command\n"
+            f"url={home_url(site)}\n")
 
 
 _PATHS = dedent(f"""\
@@ -191,12 +205,13 @@ def install(backup: BackupConfig) -> BoxCommand:
 def site(s: SiteConfig) -> BoxCommand:
     """Puts one site in the backup runs; removing it keeps its snapshots in the repository."""
     name = shlex.quote(s.name)
-    body = f"PROG=backup-site-{s.name}\n" + _PATHS + dedent(f"""\
+    body = (f"PROG=backup-site-{s.name}\n" + _PATHS + dedent(f"""\
         mkdir -p "$CONF_DIR/sites"
         put "$CONF_DIR/sites/"{name} 0644 <<'WPFLEET_EOF'
-        {site_file(s)}WPFLEET_EOF
+        """) + site_file(s) + dedent(f"""\
+        WPFLEET_EOF
         [ "$changed" = 1 ] || echo "$PROG: {s.name} already in the backup runs; no change"
-        """)
+        """))
     delete = f"PROG=backup-site-{s.name}\n" + _PATHS + dedent(f"""\
         if [ -e "$CONF_DIR/sites/"{name} ]; then
           rm -f "$CONF_DIR/sites/"{name}

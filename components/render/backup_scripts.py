@@ -10,8 +10,14 @@ Per site and run, two snapshots tagged `site=<site>`, `run=<UTC time>` and `db` 
   MariaDB container (the root password is expanded there, from the container's own
   MARIADB_ROOT_PASSWORD, into MYSQL_PWD) and streamed into `restic backup --stdin`;
 - `files`: the html volume, read on the box at its Docker mountpoint (local volume driver).
+An empty html volume (WordPress not copied in yet) is not an error: the database is backed up
+and the status file says `files=skipped` (restic refuses an empty snapshot).
 A run whose dump or file backup fails leaves no half snapshot behind (it is forgotten), writes
 `result=failed` to the site's status file and makes the program exit non-zero.
+`wpfleet-restore` puts the previous database and files back by itself when the import or the
+file swap fails midway; restoring into another site name (`--to`) then rewrites the source's
+URLs to the target's with wp-cli (`wpfleet_wp`, wpcli.py), the URLs read from the `url=` lines
+of the two site files (rendered from wpfleet:sites, checked again here).
 Paths and tools can be redirected through the environment (tests); the defaults are the box's.
 """
 
@@ -22,6 +28,7 @@ from textwrap import dedent
 
 from components.config import BackupConfig
 from components.render import script
+from components.render.wpcli import wp_function
 
 CONF_DIR = "/etc/wpfleet/backup"
 STATE_DIR = "/var/lib/wpfleet/backup"
@@ -182,6 +189,10 @@ def backup_program(backup: BackupConfig) -> str:
             echo "restic backup of the database failed: $(tail -n 2 "$work/restic.err" | tr '\\n' ' ')"
             return 1
           fi
+          if [ -z "$(find "$mnt" -mindepth 1 -print -quit)" ]; then
+            # WordPress not copied in yet: restic refuses an empty snapshot; the DB still counts
+            echo "db_snapshot=$dbid files=skipped"; return 0
+          fi
           if ! (cd "$mnt" && "$RESTIC" backup --json --quiet --tag "site=$site,files,run=$run" \\
                 "${timeargs[@]}" . >"$work/files.json" 2>"$work/restic.err"); then
             forget_ids $dbid $(snapshot_id "$work/files.json")
@@ -195,8 +206,13 @@ def backup_program(backup: BackupConfig) -> str:
         failed=()
         for site in "${sites[@]}"; do
           if out=$(backup_site "$site"); then
-            status "$STATE_DIR/$site.status" ok "backed up" "run=$run" ${out}
-            echo "$PROG: $site: backed up (run=$run, $out)"
+            case "$out" in
+              *files=skipped*)
+                msg="database backed up; files skipped (empty volume: WordPress not copied in yet)" ;;
+              *) msg="backed up" ;;
+            esac
+            status "$STATE_DIR/$site.status" ok "$msg" "run=$run" ${out}
+            echo "$PROG: $site: $msg (run=$run, $out)"
           else
             status "$STATE_DIR/$site.status" failed "$out" "run=$run"
             echo "$PROG: $site: FAILED: $out" >&2
@@ -224,7 +240,8 @@ def backup_program(backup: BackupConfig) -> str:
 def restore_program(backup: BackupConfig) -> str:
     """`wpfleet-restore [--to TARGET] SITE [SNAPSHOT]`; `wpfleet-restore --list SITE`."""
     return script("# wpfleet-restore (managed by wpfleet; edits are overwritten); "
-                  "docs/backups.md\n" + _common(backup, "wpfleet-restore") + dedent("""\
+                  "docs/backups.md\n" + _common(backup, "wpfleet-restore") + wp_function()
+                  + dedent("""\
         usage() {
           echo "usage: $PROG [--to TARGET_SITE] SITE [latest|SNAPSHOT_ID|RUN]" >&2
           echo "       $PROG --list SITE" >&2
@@ -246,6 +263,22 @@ def restore_program(backup: BackupConfig) -> str:
         [[ $target =~ $SITE_RE ]] || die "bad target site name: $target"
         [[ $want =~ ^(latest|[0-9a-f]{8,64}|[0-9]{8}T[0-9]{6}Z)$ ]] \\
           || die "bad snapshot: $want (latest, a snapshot ID or a run such as 20260101T033000Z)"
+
+        # a copy under another name: the links naming the source's URL are rewritten to the
+        # target's (url= lines of the site files, rendered from wpfleet:sites)
+        site_url() {
+          local u
+          u=$(sed -n 's/^url=//p' "$CONF_DIR/sites/$1" 2>/dev/null | head -n 1) || true
+          if [[ $u =~ ^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]]; then echo "$u"; fi
+        }
+        old_url=""; new_url=""
+        if [ "$target" != "$site" ] && [ "$list" = 0 ]; then
+          old_url=$(site_url "$site"); new_url=$(site_url "$target")
+          for name in "$site" "$target"; do
+            [ -n "$(site_url "$name")" ] || echo "$PROG: warning: no valid url= line in" \\
+              "$CONF_DIR/sites/$name (run \\`pulumi up\\`): links will not be rewritten" >&2
+          done
+        fi
 
         open_repo || die "nothing was changed on $target"
         if [ "$list" = 1 ]; then exec "$RESTIC" snapshots --tag "site=$site"; fi
@@ -279,10 +312,11 @@ def restore_program(backup: BackupConfig) -> str:
         work=$(mktemp -d "$voldir/.wpfleet-restore.XXXXXX")  # same filesystem as the volume
         chmod 0700 "$work"
         replicas=()
-        cleanup() {
-          rm -rf "$work"
+        start_replicas() {
           for c in "${replicas[@]}"; do "$DOCKER" start "$c" >/dev/null || true; done
+          replicas=()
         }
+        cleanup() { rm -rf "$work"; start_replicas; }
         trap cleanup EXIT
         sel="site=$site,run=$run"
         "$RESTIC" dump --tag "$sel,db" latest "/$site-db.sql" > "$work/db.sql" \\
@@ -310,20 +344,65 @@ def restore_program(backup: BackupConfig) -> str:
         "$DOCKER" exec -i "$db" sh -c %(dump)s > "$prev/db.sql" \\
           || die "cannot dump the current database of $target first; nothing was changed"
 
-        # 4. the database: recreated from the dump (grants on it survive a DROP DATABASE)
-        { printf 'DROP DATABASE IF EXISTS `%(db)s`; CREATE DATABASE `%(db)s`; USE `%(db)s`;\\n'
-          cat "$work/db.sql"; } | "$DOCKER" exec -i "$db" sh -c %(client)s \\
-          || die "importing the database FAILED; the previous one is in $prev/db.sql"
+        # load_db FILE: the database recreated from FILE (grants on it survive a DROP DATABASE)
+        load_db() {
+          { printf 'DROP DATABASE IF EXISTS `%(db)s`; CREATE DATABASE `%(db)s`; USE `%(db)s`;\\n'
+            cat "$1"; } | "$DOCKER" exec -i "$db" sh -c %(client)s
+        }
+        # rollback WHAT [aside|swapped]: put back the database (and the files) kept in $prev,
+        # start the replicas again and stop with one clear sentence. aside: some current files
+        # were moved to $prev/files (move them back); swapped: all of them were, and the volume
+        # holds restored files only (remove those first)
+        rollback() {
+          echo "$PROG: $1; putting the previous database${2:+ and files} of $target back" >&2
+          local ok=1
+          load_db "$prev/db.sql" || ok=0
+          if [ "${2:-}" = swapped ]; then
+            find "$mnt" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || ok=0
+          fi
+          if [ -n "${2:-}" ]; then
+            find "$prev/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + || ok=0
+          fi
+          start_replicas
+          if [ "$ok" = 1 ]; then
+            die "restore of $target FAILED ($1); its previous database and files are back" \\
+              "and its containers started again: the site is as before the restore"
+          fi
+          die "restore of $target FAILED ($1) and putting the previous state back FAILED too:" \\
+            "recover by hand from $prev (db.sql and files/)"
+        }
+
+        # 4. the database
+        load_db "$work/db.sql" || rollback "importing the database of run $run FAILED"
         echo "$PROG: database of $target restored from run $run of $site"
 
-        # 5. the files: the volume's content swapped for the restored tree
-        find "$mnt" -mindepth 1 -maxdepth 1 -exec mv -t "$prev/files" {} +
-        find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} +
+        # 5. the files: the volume's content swapped for the restored tree (a failure midway
+        # puts the previous tree and database back)
+        find "$mnt" -mindepth 1 -maxdepth 1 -exec mv -t "$prev/files" {} + \\
+          || rollback "moving the current files of $target aside FAILED" aside
+        find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + \\
+          || rollback "moving the restored files into $vol FAILED" swapped
         echo "$PROG: files of $target restored; the previous ones are in $prev"
-        if [ "$target" != "$site" ]; then
-          echo "$PROG: $target now holds a copy of $site: links in posts still name $site's" \\
-            "domain (docs/backups.md: search-replace with wp-cli)"
+        [ "$target" != "$site" ] || exit 0
+
+        # 6. a copy under another name: rewrite the source's URLs with wp-cli, which runs in
+        # the network of the target's replica 0 (so the replicas are started first)
+        start_replicas
+        manual="wpfleet-wp $target search-replace OLD_URL NEW_URL --all-tables --skip-columns=guid"
+        if [ -z "$old_url" ] || [ -z "$new_url" ]; then
+          die "$target now holds a copy of $site, but its links still name $site's URL, which" \\
+            "is unknown here (see the warning above); rewrite them with: $manual"
         fi
+        old_host=${old_url#*://}
+        if [ "$old_host" != "${new_url#*://}" ]; then
+          for from in "https://$old_host" "http://$old_host"; do
+            wpfleet_wp "$target" search-replace "$from" "$new_url" --all-tables \\
+              --skip-columns=guid --report-changed-only </dev/null \\
+              || die "$target holds a copy of $site, but rewriting $from to $new_url FAILED;" \\
+                "once the site is up, run: ${manual/OLD_URL NEW_URL/$from $new_url}"
+          done
+        fi
+        echo "$PROG: links in $target rewritten from $old_url (http and https) to $new_url"
         """) % {"dump": shlex.quote(DUMP_IN_CONTAINER), "client": shlex.quote(CLIENT_IN_CONTAINER),
                 "done": shlex.quote(DUMP_DONE), "db": DB_NAME})
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from components.config import BackupConfig
+from components.config import BackupConfig, SiteConfig
+from components.render.backup import site_file
 from components.render.backup_scripts import backup_program, restore_program
 from tests.integration.restic_fast_key import weaken
 
@@ -44,9 +45,27 @@ case "$1" in
       case "$1" in --type) shift 2 ;; --format|-f) fmt=$2; shift 2 ;; *) break ;; esac
     done
     c "$1"
-    if [ "$fmt" = '{{.State.Running}}' ]; then
-      [ -e "$F/containers/$1/running" ] && echo true || echo false
-    else echo '[{}]'; fi ;;
+    case "$fmt" in
+      '{{.State.Running}}') [ -e "$F/containers/$1/running" ] && echo true || echo false ;;
+      *'{{println .}}'*) cat "$F/containers/$1/env" 2>/dev/null || true ;;  # .Config.Env
+      *.Config.Env*) ;;  # WORDPRESS_CONFIG_EXTRA: none here
+      *) echo '[{}]' ;;
+    esac ;;
+  run)
+    # `docker run ... --env-file F ... --network container:C IMAGE wp ARGS`: recorded (argv in
+    # docker.log, the env file's content in run-env.log); C must be running
+    shift
+    while [ "$#" -gt 0 ]; do
+      case "$1" in
+        --env-file) { echo "--- $2"; cat "$2"; } >> "$F/run-env.log"; shift 2 ;;
+        --network) c "${2#container:}"
+          [ -e "$F/containers/${2#container:}/running" ] \
+            || { echo "Error: container ${2#container:} is not running" >&2; exit 1; }
+          shift 2 ;;
+        *) shift ;;
+      esac
+    done
+    exit "${WPFLEET_FAKE_RUN_RC:-0}" ;;
   volume)
     [ "$2" = inspect ] || exit 1
     v=${@: -1}
@@ -167,7 +186,7 @@ class Box:
     def html(self, site: str) -> Path:
         return self.fake / "volumes" / f"wpfleet-{site}-html" / "_data"
 
-    def add_site(self, site: str, replicas: int = 2) -> Db:
+    def add_site(self, site: str, replicas: int = 2, domain: str | None = None) -> Db:
         db = Db(site, self.root / f"db-{site}", f"root-pw-{site}-7f3a9c", self.template)
         db.root.mkdir()
         db.start()
@@ -179,13 +198,24 @@ class Box:
         cdir = self.fake / "containers" / f"wpfleet-{site}-db"
         (cdir / "root_password").write_text(db.root_password)
         (cdir / "client.cnf").write_text(f"[client]\nsocket={db.socket}\n")
+        # the replicas' environment (what `wpfleet_wp` copies into its 0600 env file)
+        for i in range(replicas):
+            (self.fake / "containers" / f"wpfleet-{site}-wp-{i}" / "env").write_text(
+                f"WORDPRESS_DB_HOST=db:3306\nWORDPRESS_DB_PASSWORD={self.wp_password(site)}\n"
+                "PATH=/usr/local/bin:/usr/bin\n")
         self.html(site).mkdir(parents=True)
-        self.enable(site)
+        self.enable(site, domain or f"{site}.example.org")
         return db
 
-    def enable(self, site: str) -> None:
+    @staticmethod
+    def wp_password(site: str) -> str:
+        return f"wp-db-pw-{site}-c41d"
+
+    def enable(self, site: str, domain: str = "site.example.org", tls: bool = True) -> None:
+        """The site file its backup-site command writes (with the site's url= line)."""
         (self.conf / "sites").mkdir(parents=True, exist_ok=True)
-        (self.conf / "sites" / site).write_text("# test\n")
+        (self.conf / "sites" / site).write_text(
+            site_file(SiteConfig(name=site, domain=domain, port=8080, tls=tls)))
 
     def install(self, backup: BackupConfig, password: str) -> None:
         """What backup-install leaves on the box, minus systemd: programs and the 0600 secret."""

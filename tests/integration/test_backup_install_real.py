@@ -113,7 +113,8 @@ def test_site_entry_is_added_and_removed_without_touching_snapshots(tmp_path: Pa
     spec = site(SiteConfig(name="blog", domain="blog.example.org", port=8082))
     r = run(spec.create, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "conf/sites/blog").exists()
+    assert (tmp_path / "conf/sites/blog").read_text().splitlines()[1:] == [
+        "url=https://blog.example.org"]  # what wpfleet-restore --to rewrites
     assert "no change" in run(spec.create, tmp_path).stdout
     r = run(spec.delete or "", tmp_path)
     assert r.returncode == 0 and "its snapshots stay in the repository" in r.stdout

@@ -145,6 +145,64 @@ def test_restore_into_a_new_site_name_for_staging(box: Box) -> None:
     # staging's own DB user keeps its grants after DROP/CREATE DATABASE
     grants = box.dbs["staging"].sql("SHOW GRANTS FOR wordpress@localhost")
     assert "`wordpress`.*" in grants
+    # blog's URLs rewritten to staging's by wp-cli, run against staging's replica once it is up
+    assert "links in staging rewritten from https://blog.example.org (http and https) to " \
+        "https://staging.example.org" in r.stdout
+    log = (box.fake / "docker.log").read_text().splitlines()
+    runs = [line for line in log if line.startswith("docker run ")]
+    cli = ("--volumes-from wpfleet-staging-wp-0 --network container:wpfleet-staging-wp-0 "
+           "-v {extra} wordpress:cli-2.12.0-php8.3 wp search-replace {old} "
+           "https://staging.example.org --all-tables --skip-columns=guid --report-changed-only")
+    assert len(runs) == 2 and all("wpfleet-blog" not in line for line in runs)
+    for line, old in zip(runs, ("https://blog.example.org", "http://blog.example.org"), strict=True):
+        extra = line.split(" -v ")[1].split()[0]
+        assert line.endswith(cli.format(extra=extra, old=old)), line
+        assert line.startswith("docker run --rm -i --user 33:33 --env-file /run/wpfleet-wp.")
+    assert log.index("docker start wpfleet-staging-wp-0") < log.index(runs[0])
+    # the DB credentials reach wp-cli through the 0600 env file only, and only staging's
+    env = (box.fake / "run-env.log").read_text()
+    assert f"WORDPRESS_DB_PASSWORD={box.wp_password('staging')}" in env
+    assert box.wp_password("blog") not in env and "PATH=" not in env
+    for secret in (box.wp_password("staging"), PASSWORD,
+                   *(db.root_password for db in box.dbs.values())):
+        assert secret not in "\n".join(log)
+    assert not list(Path("/run").glob("wpfleet-wp*"))  # env files removed
+
+
+def test_restore_under_another_name_says_when_links_cannot_be_rewritten(box: Box) -> None:
+    box.add_site("blog", replicas=1)
+    box.add_site("staging", replicas=1, domain="staging.example.org")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup", "blog").returncode == 0
+    live_db = box.dbs["blog"].fingerprint()
+    hint = "rewrite them with: wpfleet-wp staging search-replace OLD_URL NEW_URL"
+
+    # wp-cli fails: the copy is in place, the exit is non-zero and names the command to rerun
+    r = box.run("wpfleet-restore", "--to", "staging", "blog", WPFLEET_FAKE_RUN_RC="1")
+    assert r.returncode != 0
+    assert "rewriting https://blog.example.org to https://staging.example.org FAILED" in r.stderr
+    assert "run: wpfleet-wp staging search-replace https://blog.example.org " \
+        "https://staging.example.org --all-tables --skip-columns=guid" in r.stderr
+    assert box.dbs["staging"].fingerprint() == live_db
+    assert (box.fake / "containers/wpfleet-staging-wp-0/running").exists()
+
+    # blog removed from the config (no site file) or a url= line that is not a plain URL: no
+    # wp-cli run with a guessed or unsafe value, a warning first and a clear exit at the end
+    for content in (None, "url=https://blog.example.org;touch /tmp/pwned\n"):
+        (box.fake / "docker.log").unlink()
+        if content is None:
+            (box.conf / "sites/blog").unlink()
+        else:
+            (box.conf / "sites/blog").write_text(content)
+        r = box.run("wpfleet-restore", "--to", "staging", "blog")
+        assert r.returncode != 0 and hint in r.stderr
+        assert f"warning: no valid url= line in {box.conf}/sites/blog" in r.stderr
+        assert box.dbs["staging"].fingerprint() == live_db
+        assert "docker run" not in (box.fake / "docker.log").read_text()
+    assert not Path("/tmp/pwned").exists()
 
 
 def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
@@ -246,3 +304,99 @@ def test_retention_keeps_exactly_the_configured_snapshots(box: Box) -> None:
         kept = sorted(str(s["time"]) for s in snapshots(box, repo, "--tag", f"site=blog,{kind}"))
         assert kept == expected, kind
     assert len(snapshots(box, repo, "--tag", "site=old")) == 2
+
+
+def test_empty_html_volume_backs_up_the_database_and_skips_the_files(box: Box) -> None:
+    box.add_site("blog", replicas=1)
+    box.add_site("fresh", replicas=1)  # deployed, WordPress not copied into its volume yet
+    seed(box, "blog")
+    box.dbs["fresh"].sql("CREATE TABLE wp_options (option_name VARCHAR(191) PRIMARY KEY, "
+                         "option_value TEXT); INSERT INTO wp_options VALUES ('siteurl', 'x');")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    r = box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00")
+    assert r.returncode == 0, r.stderr
+    assert "fresh: database backed up; files skipped (empty volume" in r.stdout
+    status = box.status("fresh")
+    assert status["result"] == "ok" and status["files"] == "skipped"
+    assert "files skipped (empty volume" in status["message"]
+    assert box.status("blog")["result"] == "ok" and "files" not in box.status("blog")
+    fresh = snapshots(box, repo, "--tag", "site=fresh")
+    assert [sorted(map(str, s["tags"])) for s in fresh] == [  # type: ignore[call-overload]
+        ["db", "run=20260301T030000Z", "site=fresh"]]
+    dump = box.restic(repo, "dump", status["db_snapshot"], "/fresh-db.sql").stdout
+    assert "INSERT INTO `wp_options`" in dump and "-- Dump completed" in dump
+
+
+def test_import_failing_midway_puts_the_previous_site_back(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
+    good = box.restic(repo, "dump", box.status("blog")["db_snapshot"], "/blog-db.sql").stdout
+    mutate(box, "blog")
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    # a complete-looking dump (last line intact) whose import breaks after the first tables
+    cut = good.index("CREATE TABLE `wp_posts`")
+    bad = good[:cut] + "INSERT INTO no_such_table VALUES (1);\n" + good[cut:]
+    run = "run=20260302T030000Z"
+    other = box.root / "other-files"
+    other.mkdir()
+    (other / "index.php").write_text("<?php // another tree\n")
+    env = box.env(RESTIC_PASSWORD_FILE=str(box.conf / "restic.password"))
+    subprocess.run(["restic", "-r", str(repo), "backup", "--stdin", "--stdin-filename",
+                    "blog-db.sql", "--tag", f"site=blog,db,{run}"], input=bad, text=True,
+                   check=True, capture_output=True, env=env)
+    subprocess.run(["restic", "-r", str(repo), "backup", "--tag", f"site=blog,files,{run}", "."],
+                   cwd=other, check=True, capture_output=True, env=env)
+
+    r = box.run("wpfleet-restore", "blog", "20260302T030000Z")
+    assert r.returncode != 0
+    assert "no_such_table" in r.stderr  # the import did start and broke midway
+    assert ("restore of blog FAILED (importing the database of run 20260302T030000Z FAILED); "
+            "its previous database and files are back and its containers started again") in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db  # wp_evil and all: as before the restore
+    assert file_hashes(box.html("blog")) == live_files
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
+    log = (box.fake / "docker.log").read_text()
+    assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-0" in log
+    # and a good run still restores afterwards
+    assert box.run("wpfleet-restore", "blog", "20260301T030000Z").returncode == 0
+    assert "wp_evil" not in box.dbs["blog"].fingerprint()
+
+
+# `mv` that moves its first source into the volume, then fails (a full disk, say)
+FAILING_MV = """#!/bin/bash
+if [ "$1" = -t ] && [[ $2 == */wpfleet-blog-html/_data ]] && [[ $3 == */.wpfleet-restore.* ]]; then
+  /bin/mv -t "$2" "$3"; echo "mv: cannot move: No space left on device" >&2; exit 1
+fi
+exec /bin/mv "$@"
+"""
+
+
+def test_file_swap_failing_midway_puts_the_previous_site_back(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = box.root / "repo"
+    box.install(config(repo), PASSWORD)
+    box.init_repo(repo, PASSWORD)
+    assert box.run("wpfleet-backup").returncode == 0
+    mutate(box, "blog")
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    shim = box.root / "shim"
+    shim.mkdir()
+    (shim / "mv").write_text(FAILING_MV)
+    (shim / "mv").chmod(0o755)
+
+    r = box.run("wpfleet-restore", "blog", PATH=f"{shim}:{os.environ['PATH']}")
+    assert r.returncode != 0
+    assert "restore of blog FAILED (moving the restored files into wpfleet-blog-html FAILED); " \
+        "its previous database and files are back" in r.stderr
+    assert box.dbs["blog"].fingerprint() == live_db  # the imported DB was replaced again
+    assert file_hashes(box.html("blog")) == live_files  # no restored file left in the volume
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
