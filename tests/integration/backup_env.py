@@ -66,6 +66,23 @@ case "$1" in
       esac
     done
     exit "${WPFLEET_FAKE_RUN_RC:-0}" ;;
+  ps)
+    # `docker ps [-a] --filter label=org.wpfleet.site=S --filter label=org.wpfleet.role=wordpress
+    # [--filter status=running] --format {{.Names}}`: the site's WordPress replicas (by name here)
+    shift; site="" running=0
+    while [ "$#" -gt 0 ]; do
+      case "$1" in
+        --filter) case "$2" in label=org.wpfleet.site=*) site=${2#label=org.wpfleet.site=} ;;
+                    status=running) running=1 ;; esac; shift 2 ;;
+        --format) shift 2 ;;
+        *) shift ;;
+      esac
+    done
+    for d in "$F"/containers/wpfleet-"$site"-wp-*; do
+      [ -d "$d" ] || continue
+      [ "$running" = 0 ] || [ -e "$d/running" ] || continue
+      basename "$d"
+    done ;;
   volume)
     [ "$2" = inspect ] || exit 1
     v=${@: -1}
