@@ -10,10 +10,11 @@ and ErrorLog may point elsewhere, e.g. syslog): either a child of the master sta
 reload was sent (its /proc start time; old-generation children may linger while they finish their
 requests, so only one new child is looked for), or the master rewrote its pid file, which it does
 on every (re)start after reading the config, binding the ports and loading the certificates (with
-StartServers = ServerLimit, new children may wait for the slots of lingering old ones). On failure the caller restores the
-previous state and calls `recover_apache`: stop + start on that state, the error-log tail on
-stderr, exit 1. `check_cert_pairs` refuses to reload when an enabled vhost's certificate and key
-do not match (the files certbot wrote may be swapped or half-written).
+StartServers = ServerLimit, new children may wait for the slots of lingering old ones).
+On failure the caller restores the previous state and calls `recover_apache`: stop + start on
+that state, the error-log tail (and a just-rotated error.log.1's) on stderr, exit 1.
+`check_cert_pairs` refuses to reload when an enabled vhost's certificate and key do not match
+(the files certbot wrote may be swapped or half-written).
 
 The caller sets CONFDIR; paths of the pid file and the error log come from `$CONFDIR/envvars`
 like apache2ctl's. Every loop is bounded in count.
@@ -106,6 +107,10 @@ recover_apache() {  # $1: what failed. The previous state is back on disk: run i
   echo "$1; previous state restored" >&2
   if restart_apache; then echo "Apache restarted on the previous configuration" >&2
   else echo "Apache did NOT come back on the previous configuration either" >&2; fi
+  if [ -n "$(find "$LOGDIR/error.log.1" -mmin -2 2>/dev/null)" ]; then  # just rotated
+    echo "--- last lines of $LOGDIR/error.log.1:" >&2
+    tail -n 15 "$LOGDIR/error.log.1" >&2 2>/dev/null || true
+  fi
   echo "--- last lines of $LOGDIR/error.log:" >&2
   tail -n 15 "$LOGDIR/error.log" >&2 2>/dev/null || true
 }
