@@ -1,7 +1,7 @@
 """Fault benchmark (not a test): the rendered Apache front door under load while faults happen.
 
     python bench/faults.py [--baseline] [--mpm event|worker] [--duration 8] [--rate 300]
-                           [--only browsers,slow,hung,steady]
+                           [--only browsers,slow,hung,steady,reload]
 
 Runs the rendered install + site scripts on a private loopback Apache (ports 39080/39443,
 replicas 39001-39003) and prints, per scenario, requests, failures and the p99 latency of the
@@ -18,6 +18,9 @@ a timeout (10 s) or a status >= 400):
             the rule box-firewall renders) on lo: run it in a throwaway network namespace
             (`ns-pytest h9-bench ...`: the rule is deleted afterwards, the table stays)
   hung      one of 3 replicas accepts connections and never answers; 8 closed-loop clients
+  reload    8 closed-loop clients while the certbot deploy hook reloads Apache (graceful +
+            verify) every 0.5 s, error.log renamed right before each graceful (as logrotate
+            does): the note says how many reloads were verified and how long each took
 Run it inside a network namespace (`/work/bin/ns-pytest BRANCH python3 bench/faults.py`).
 """
 
@@ -153,7 +156,38 @@ async def hung(args: argparse.Namespace, echo: list[Backend]) -> Stats:
         echo[0].start()
 
 
-SCENARIOS = {"steady": steady, "browsers": browsers_, "slow": slow, "hung": hung}
+async def reload_(args: argparse.Namespace, echo: list[Backend]) -> Stats:
+    env: ApacheEnv = args.env
+    hook = args.out / str(args.base / "le")[1:] / "renewal-hooks/deploy/wpfleet-reload-apache"
+    shim = args.base / "shim" / "apache2ctl"  # renames error.log right before each graceful
+    shim.parent.mkdir(exist_ok=True)
+    log = env.log_dir / "error.log"
+    shim.write_text(f'#!/bin/bash\nif [ "$1" = graceful ]; then mv -f {log} {log}.1; fi\n'
+                    f'exec {shutil.which("apache2ctl")} "$@"\n')
+    shim.chmod(0o755)
+    run_env = {**env.env, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    deadline, took, verified = time.monotonic() + args.duration, list[float](), 0
+
+    def reloads() -> None:
+        nonlocal verified
+        while time.monotonic() < deadline and len(took) < 50:
+            t0 = time.monotonic()
+            r = subprocess.run(["bash", str(hook)], env=run_env, capture_output=True, text=True,
+                               timeout=120)
+            took.append(time.monotonic() - t0)
+            verified += r.returncode == 0 and "previous state restored" not in r.stderr
+            time.sleep(0.5)
+
+    stats, _ = await asyncio.gather(closed_loop(HTTP, HOST, 8, args.duration),
+                                    asyncio.to_thread(reloads))
+    took.sort()
+    stats.note = (f"reloads verified {verified}/{len(took)}, "
+                  f"{took[len(took) // 2]:.2f}s median, {took[-1]:.2f}s max" if took else "")
+    return stats
+
+
+SCENARIOS = {"steady": steady, "browsers": browsers_, "slow": slow, "hung": hung,
+             "reload": reload_}
 
 
 def main() -> None:
@@ -163,13 +197,14 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--rate", type=int, default=300, help="browsers: new clients per second")
     ap.add_argument("--cap", type=int, default=0, help="slow: per-address connection cap")
-    ap.add_argument("--only", default="steady,browsers,slow,hung")
+    ap.add_argument("--only", default="steady,browsers,slow,hung,reload")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="wpfleet-faults-"))
     base.chmod(0o755)
     out = render(base, baseline_code(base) if args.baseline else ROOT)
     echo = [Backend(p).start() for p in REPLICAS]
     env = setup(base, out, args.mpm)
+    args.env, args.out, args.base = env, out, base  # for the reload scenario
     try:
         label = ("BEFORE (main)" if args.baseline else "AFTER (this tree)") + \
             (f", mpm_{args.mpm}" if args.mpm else "") + (f", cap {args.cap}" if args.cap else "")

@@ -3,11 +3,18 @@
 `apache2ctl graceful` returns 0 before the master has re-read its config, and configtest passes
 confs that kill Apache at reload: a certificate that does not match its key, a `Listen` port
 another process holds, an MPM switched during a restart. So every script reloads through
-`reload_apache`, which waits (bounded: 20 s) until the master logged a new generation, is alive
-and every `Listen` port of ports.conf accepts a connection. On failure the caller restores the
-previous state and calls `recover_apache`: stop + start on that state, the error-log tail on
-stderr, exit 1. `check_cert_pairs` refuses to reload when an enabled vhost's certificate and key
-do not match (the files certbot wrote may be swapped or half-written).
+`reload_apache`, which waits (bounded: 20 s) until the master runs a new generation, is alive
+(after a graceful: the same master) and every `Listen` port of ports.conf accepts a connection.
+"A new generation" never reads the error log (logrotate may rename or truncate it at any moment,
+and ErrorLog may point elsewhere, e.g. syslog): either a child of the master started after the
+reload was sent (its /proc start time; old-generation children may linger while they finish their
+requests, so only one new child is looked for), or the master rewrote its pid file, which it does
+on every (re)start after reading the config, binding the ports and loading the certificates (with
+StartServers = ServerLimit, new children may wait for the slots of lingering old ones).
+On failure the caller restores the previous state and calls `recover_apache`: stop + start on
+that state, the error-log tail (and a just-rotated error.log.1's) on stderr, exit 1.
+`check_cert_pairs` refuses to reload when an enabled vhost's certificate and key do not match
+(the files certbot wrote may be swapped or half-written).
 
 The caller sets CONFDIR; paths of the pid file and the error log come from `$CONFDIR/envvars`
 like apache2ctl's. Every loop is bounded in count.
@@ -20,13 +27,25 @@ _envvar() { (set +u; . "$CONFDIR/envvars" >/dev/null 2>&1; eval "echo \"\${$1:-}
 PIDFILE=$(_envvar APACHE_PID_FILE); PIDFILE=${PIDFILE:-/run/apache2/apache2.pid}
 LOGDIR=$(_envvar APACHE_LOG_DIR); LOGDIR=${LOGDIR:-/var/log/apache2}
 uses_systemd() { [ -d /run/systemd/system ] && [ "$CONFDIR" = /etc/apache2 ]; }
+master_pid() { cat "$PIDFILE" 2>/dev/null || true; }
 master_alive() {
-  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  local pid; pid=$(master_pid)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
-generations() {  # how many times the master logged that it (re)started
-  local n; n=$(grep -c 'resuming normal operations' "$LOGDIR/error.log" 2>/dev/null || true)
-  echo "${n:-0}"
+now_ticks() {  # now, in clock ticks since boot: the start time of a process forked right now
+  local s; read -r s < "/proc/$BASHPID/stat"
+  set -- ${s##*) }; echo "${20}"  # fields 3.. of /proc/PID/stat: $20 is field 22, starttime
+}
+pidfile_stamp() { stat -c %y "$PIDFILE" 2>/dev/null || echo none; }
+new_generation() {  # $1: now_ticks, $2: pidfile_stamp before the reload, $3: the master
+  local ticks=$1 stamp=$2 master=$3 st s
+  [ "$(pidfile_stamp)" != "$stamp" ] && return 0
+  for st in /proc/[0-9]*/stat; do  # a child of the master started since (fields 4 and 22)
+    { read -r s < "$st"; } 2>/dev/null || continue
+    set -- ${s##*) }
+    [ "${2:-}" = "$master" ] && [ "${20:-0}" -gt "$ticks" ] && return 0
+  done
+  return 1
 }
 listen_addrs() {  # "address port" per Listen line of ports.conf; wildcards probed on loopback
   local l a p
@@ -44,12 +63,15 @@ ports_answer() {  # prints the first address:port that refuses a connection
       || { echo "$a:$p"; return 1; }
   done < <(listen_addrs)
 }
-wait_up() {  # $1: generations before; 0 once a new one is up and every port answers (<= 20 s)
-  local i dead=0
+wait_up() {  # $1 $2: now_ticks and pidfile_stamp before; $3: the master that must stay, or ""
+  local i dead=0 pid  # 0 once a new generation is up and every port answers (<= 20 s)
   for i in $(seq 1 100); do
-    if master_alive; then dead=0; else dead=$((dead + 1)); [ "$dead" -ge 5 ] && return 1; fi
-    if [ "$(generations)" -gt "$1" ] && master_alive && ports_answer >/dev/null; then
-      return 0
+    pid=$(master_pid)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { [ -z "$3" ] || [ "$pid" = "$3" ]; }; then
+      dead=0
+      if new_generation "$1" "$2" "$pid" && ports_answer >/dev/null; then return 0; fi
+    else
+      dead=$((dead + 1)); [ "$dead" -ge 5 ] && return 1
     fi
     sleep 0.2
   done
@@ -66,20 +88,29 @@ stop_apache() {  # 0 once the master is gone (<= 15 s)
   return 1
 }
 reload_apache() {  # graceful reload, or start when Apache is down; 0 once verified
-  local before; before=$(generations)
-  if master_alive; then apache2ctl graceful 9>&- || return 1; else start_apache || return 1; fi
-  wait_up "$before"
+  local ticks stamp pid; ticks=$(now_ticks); stamp=$(pidfile_stamp); pid=$(master_pid)
+  if master_alive; then
+    apache2ctl graceful 9>&- || return 1
+    wait_up "$ticks" "$stamp" "$pid"
+  else
+    start_apache || return 1
+    wait_up "$ticks" "$stamp" ""
+  fi
 }
 restart_apache() {  # stop + start: an MPM cannot be changed by a (graceful) restart
-  local before; before=$(generations)
+  local ticks stamp; ticks=$(now_ticks); stamp=$(pidfile_stamp)
   stop_apache || return 1
   start_apache || return 1
-  wait_up "$before"
+  wait_up "$ticks" "$stamp" ""
 }
 recover_apache() {  # $1: what failed. The previous state is back on disk: run it, show why
   echo "$1; previous state restored" >&2
   if restart_apache; then echo "Apache restarted on the previous configuration" >&2
   else echo "Apache did NOT come back on the previous configuration either" >&2; fi
+  if [ -n "$(find "$LOGDIR/error.log.1" -mmin -2 2>/dev/null)" ]; then  # just rotated
+    echo "--- last lines of $LOGDIR/error.log.1:" >&2
+    tail -n 15 "$LOGDIR/error.log.1" >&2 2>/dev/null || true
+  fi
   echo "--- last lines of $LOGDIR/error.log:" >&2
   tail -n 15 "$LOGDIR/error.log" >&2 2>/dev/null || true
 }

@@ -341,3 +341,69 @@ def test_install_rolls_back_everything_then_switches_mpm_with_stop_and_start(box
         assert request(HTTP2, "evil.example").status == 421
     finally:
         env.stop()
+
+
+# --- reload check independent of the error log ----------------------------------------------
+
+def rotating_env(box: Box, tmp: Path, rotate: str) -> dict[str, str]:
+    """The scripts' environment with an apache2ctl that rotates error.log right before a graceful
+    (logrotate's rename, or its copytruncate), as if logrotate ran at that moment."""
+    log = box.env.log_dir / "error.log"
+    action = {"rename": f"mv -f {log} {log}.1", "truncate": f": > {log}"}[rotate]
+    shim = tmp / "apache2ctl"
+    shim.write_text(f'#!/bin/bash\nif [ "$1" = graceful ]; then {action}; fi\n'
+                    f'exec {shutil.which("apache2ctl")} "$@"\n')
+    shim.chmod(0o755)
+    return {**box.env.env, "PATH": f"{tmp}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("rotate", ["rename", "truncate", "elsewhere"])
+def test_good_reload_while_the_error_log_is_rotated_or_elsewhere_is_a_success(
+        box: Box, tmp_path: Path, rotate: str) -> None:
+    hook = box.out / str(box.base / "le")[1:] / "renewal-hooks/deploy/wpfleet-reload-apache"
+    elsewhere = box.env.root / "conf-enabled" / "zz-errorlog.conf"
+    if rotate == "elsewhere":  # e.g. ErrorLog syslog: error.log never hears of the reload
+        elsewhere.write_text(f"ErrorLog {box.env.log_dir}/elsewhere.log\n")
+        env = box.env.env
+    else:
+        env = rotating_env(box, tmp_path, rotate)
+    pid = box.env.pid()
+    try:
+        r = subprocess.run(["bash", str(hook)], env=env, capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        elsewhere.unlink(missing_ok=True)
+    assert r.returncode == 0 and "reloaded Apache" in r.stdout, r.stdout + r.stderr
+    assert "previous state restored" not in r.stderr
+    assert box.env.pid() == pid and pid is not None  # gracefully reloaded, never restarted
+    os.kill(pid, 0)
+    log = "elsewhere.log" if rotate == "elsewhere" else "error.log"
+    assert "resuming normal operations" in box.env.error_log(log)  # it did reload
+    assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
+    if rotate == "elsewhere":  # back to error.log
+        again = subprocess.run(["bash", str(hook)], env=box.env.env, capture_output=True,
+                               text=True, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_reload_that_kills_apache_while_the_error_log_is_rotated_is_rolled_back(
+        box: Box, tmp_path: Path) -> None:
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", HTTP + 1))
+    held.listen(8)
+    ports_before = (box.env.root / "ports.conf").read_text()
+    try:
+        moved = render(box.base, box.base / "out-moved", http=HTTP + 1)
+        r = subprocess.run(["bash", str(moved / "commands" / "apache-install.sh")],
+                           env=rotating_env(box, tmp_path, "rename"), capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        held.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "previous state restored" in r.stderr and "Address already in use" in r.stderr
+    assert "Apache restarted on the previous configuration" in r.stderr
+    assert (box.env.root / "ports.conf").read_text() == ports_before
+    wait_port(HTTP)
+    assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
+    assert "last lines of" in r.stderr and "error.log.1" in r.stderr  # why: in the rotated log
