@@ -58,6 +58,22 @@ def config(repo: Path, **kw: int) -> BackupConfig:
     return BackupConfig(repository=str(repo), **kw)  # type: ignore[arg-type]
 
 
+def repository(b: Box, **kw: int) -> Path:
+    """The box's backup programs installed for a fresh repository under b.root, which exists."""
+    repo = b.root / "repo"
+    b.install(config(repo, **kw), PASSWORD)
+    b.init_repo(repo, PASSWORD)
+    return repo
+
+
+def backed_up_then_changed(b: Box, site: str = "blog") -> tuple[Path, dict[str, str], dict[str, str]]:
+    """A backup of `site`, then a change to it: the repository and the live DB/file state."""
+    repo = repository(b)
+    assert b.run("wpfleet-backup").returncode == 0
+    mutate(b, site)
+    return repo, b.dbs[site].fingerprint(), file_hashes(b.html(site))
+
+
 def snapshots(b: Box, repo: Path, *args: str) -> list[dict[str, object]]:
     out: list[dict[str, object]] = json.loads(b.restic(repo, "snapshots", "--json", *args).stdout)
     return out
@@ -73,9 +89,7 @@ def assert_no_secret_on_argv(b: Box) -> None:
 def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     box.add_site("blog")
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repo = repository(box)
     first_db, first_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
 
     # a box in another time zone: restic reads --time as local time, the run tag is UTC
@@ -128,9 +142,7 @@ def test_restore_into_a_new_site_name_for_staging(box: Box) -> None:
     box.add_site("blog")
     box.add_site("staging", replicas=1)
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repository(box)
     assert box.run("wpfleet-backup", "blog").returncode == 0
     live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
     (box.html("staging") / "index.php").write_text("staging's own\n")
@@ -173,9 +185,7 @@ def test_restore_under_another_name_says_when_links_cannot_be_rewritten(box: Box
     box.add_site("blog", replicas=1)
     box.add_site("staging", replicas=1, domain="staging.example.org")
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repository(box)
     assert box.run("wpfleet-backup", "blog").returncode == 0
     live_db = box.dbs["blog"].fingerprint()
     hint = "rewrite them with: wpfleet-wp staging search-replace OLD_URL NEW_URL"
@@ -208,12 +218,7 @@ def test_restore_under_another_name_says_when_links_cannot_be_rewritten(box: Box
 def test_wrong_password_fails_clearly_and_leaves_the_site_alone(box: Box) -> None:
     box.add_site("blog")
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
-    assert box.run("wpfleet-backup").returncode == 0
-    mutate(box, "blog")
-    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    repo, live_db, live_files = backed_up_then_changed(box)
     # a run whose dump was cut short (no "-- Dump completed" line) is refused before any change
     run = "run=20260101T000000Z"
     subprocess.run(["restic", "-r", str(repo), "backup", "--stdin", "--stdin-filename",
@@ -265,9 +270,7 @@ def test_failed_dump_leaves_no_snapshot_and_is_reported(box: Box) -> None:
     box.add_site("shop", replicas=1)
     seed(box, "blog")
     seed(box, "shop")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repo = repository(box)
     # the shop container's root password no longer matches its server: the dump fails
     (box.fake / "containers/wpfleet-shop-db/root_password").write_text("wrong")
     r = box.run("wpfleet-backup")
@@ -282,9 +285,7 @@ def test_failed_dump_leaves_no_snapshot_and_is_reported(box: Box) -> None:
 def test_retention_keeps_exactly_the_configured_snapshots(box: Box) -> None:
     box.add_site("blog", replicas=1)
     box.add_site("old", replicas=1)
-    repo = box.root / "repo"
-    box.install(config(repo, keep_daily=3, keep_weekly=2, keep_monthly=2), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repo = repository(box, keep_daily=3, keep_weekly=2, keep_monthly=2)
     for site in ("blog", "old"):
         (box.html(site) / "index.php").write_text("<?php\n")
     # a site that is later removed from the config: its snapshots must stay untouched
@@ -312,9 +313,7 @@ def test_empty_html_volume_backs_up_the_database_and_skips_the_files(box: Box) -
     seed(box, "blog")
     box.dbs["fresh"].sql("CREATE TABLE wp_options (option_name VARCHAR(191) PRIMARY KEY, "
                          "option_value TEXT); INSERT INTO wp_options VALUES ('siteurl', 'x');")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repo = repository(box)
     r = box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00")
     assert r.returncode == 0, r.stderr
     assert "fresh: database backed up; files skipped (empty volume" in r.stdout
@@ -332,9 +331,7 @@ def test_empty_html_volume_backs_up_the_database_and_skips_the_files(box: Box) -
 def test_import_failing_midway_puts_the_previous_site_back(box: Box) -> None:
     box.add_site("blog")
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
+    repo = repository(box)
     assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
     good = box.restic(repo, "dump", box.status("blog")["db_snapshot"], "/blog-db.sql").stdout
     mutate(box, "blog")
@@ -381,12 +378,7 @@ exec /bin/mv "$@"
 def test_file_swap_failing_midway_puts_the_previous_site_back(box: Box) -> None:
     box.add_site("blog")
     seed(box, "blog")
-    repo = box.root / "repo"
-    box.install(config(repo), PASSWORD)
-    box.init_repo(repo, PASSWORD)
-    assert box.run("wpfleet-backup").returncode == 0
-    mutate(box, "blog")
-    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+    repo, live_db, live_files = backed_up_then_changed(box)
     shim = box.root / "shim"
     shim.mkdir()
     (shim / "mv").write_text(FAILING_MV)
