@@ -1,0 +1,25 @@
+"""Fixtures for the end-to-end tests: the real Pulumi engine (engine/build.sh) on a copy of the
+program (tests/e2e/pulumi_cli.py), and the test box of tests/e2e/box.sh (docs/testing.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pulumi_cli import build_engine, engine_env
+
+
+@pytest.fixture(scope="session")
+def engine() -> Path:
+    """The directory holding `pulumi` and the plugins; skips (one line) where none can be had."""
+    directory, missing = build_engine()
+    if directory is None:
+        pytest.skip(f"no Pulumi engine: {missing} (docs/testing.md, 'The engine')")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def pulumi_env(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """engine/env.sh's environment, with PULUMI_HOME, state and passphrase private to the run."""
+    return engine_env(engine, tmp_path_factory.mktemp("pulumi"))
