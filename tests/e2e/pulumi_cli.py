@@ -159,6 +159,6 @@ def input_differences(mock: Any, real: Any, path: str) -> list[str]:
                 out += input_differences(mock[key], real[key], f"{path}.{key}")
         return out
     if isinstance(mock, list) and isinstance(real, list) and len(mock) == len(real):
-        return [d for i, (m, r) in enumerate(zip(mock, real)) for d in
+        return [d for i, (m, r) in enumerate(zip(mock, real, strict=True)) for d in
                 input_differences(m, r, f"{path}[{i}]")]
     return [] if mock == real else [f"{path}: mock {mock!r}, real {real!r}"]
