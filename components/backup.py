@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 
 from components.box import Box
-from components.checks import ENV_NAME_RE
 from components.config import BACKUP_ENV_KEY, RESTIC_PASSWORD_KEY, StackConfig, set_path_hint
+from components.config.checks import ENV_NAME_RE
 from components.render import backup as render_backup
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.backend_service import secret_env_values
 from components.config import parse
+from components.config.secrets import secret_env_values
 from tests.harness import BASE_CONFIG, SECRETS, Graph, run_stack
 
 CONTAINER = "docker:index/container:Container"

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from components import checks, config_fleet
+from components.config import checks
+from components.config import fleet as config_fleet
 from tests.fleet_configs import fleet_config
 from tests.harness import ROOT
 
@@ -57,8 +58,8 @@ def known_keys(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, set[str]], se
         seen[section] = seen.get(section, set()) | set(allowed)
         real(p, key, raw, allowed)
 
-    for path in (ROOT / "components").glob("config*.py"):
-        module = importlib.import_module(f"components.{path.stem}")
+    for path in (ROOT / "components" / "config").glob("[!_]*.py"):
+        module = importlib.import_module(f"components.config.{path.stem}")
         if getattr(module, "unknown_keys", None) is real:
             monkeypatch.setattr(module, "unknown_keys", record)
     config_fleet.parse(every_section(fleet_config()))

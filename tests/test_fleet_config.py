@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError
-from components.config_fleet import missing_secrets, parse
+from components.config.fleet import missing_secrets, parse
 from tests.fleet_configs import fleet_config
 from tests.harness import BASE_CONFIG, HOST_KEY
 

@@ -185,7 +185,7 @@ def test_moving_a_site_keeps_its_passwords_and_touches_no_other_site(graph: Grap
 
 
 def test_each_box_runs_exactly_its_rendered_commands_under_its_prefix(graph: Graph) -> None:
-    from components.config_fleet import parse
+    from components.config.fleet import parse
     from components.render import as_root, plan
 
     fleet = parse(fleet_config())

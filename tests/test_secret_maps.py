@@ -10,9 +10,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import config_fleet
 from components.backup import stdin_text
 from components.config import MAP_SECRET_KEYS, ConfigError, SiteConfig, SmtpConfig, parse
+from components.config import fleet as config_fleet
 from components.wp_tools import pick_smtp_password
 from tests.test_render_stackfile import STACK, line_of, refused
 
@@ -104,7 +104,7 @@ def test_a_plaintext_map_gets_the_same_path_hint_from_up_and_render(
     hint = f"pulumi config set --secret --path 'wpfleet:{key}.{entry}' {source}"
     assert f"wpfleet:{key}: is stored in plaintext; remove it and set it with `" in err
     assert hint in err or hint.replace("api.API_KEY", "BACKEND.NAME") in err
-    # `up` (config_parse._check_secrets, key not among the secret keys) says the same
+    # `up` (config/parser.py's _check_secrets, key not among the secret keys) says the same
     with pytest.raises(ConfigError) as up:
         raw = {"box": {"host": "local"}, "acme": {"email": "a@example.org"}, key: plain}
         (config_fleet.parse if key == "sshPrivateKeys" else parse)(raw, set())

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pulumi
 
-from components import config_fleet
-from components.config import SSH_KEYS_KEY, ConfigError, StackConfig, parse
-from components.config_fleet import FleetConfig
+from components.config import SSH_KEYS_KEY, ConfigError, FleetConfig, StackConfig, parse
+from components.config import fleet as config_fleet
 from components.render import BoxPlan, plan, plan_boxes, plan_dump, plan_view, stackfile
 
 MARKER = ".wpfleet-render"

@@ -88,7 +88,7 @@ URL_RE = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 def home_url(site: SiteConfig) -> str:
     """The site's URL as WordPress writes it into posts (WP_HOME: scheme://domain, no port)."""
     url = f"{'https' if site.tls else 'http'}://{site.domain}"
-    if not URL_RE.fullmatch(url):  # config_parse checks domains; a guard for direct callers
+    if not URL_RE.fullmatch(url):  # the config parser checks domains; a guard for direct callers
         raise ValueError(f"site {site.name!r}: domain {site.domain!r} is not a host name")
     return url
 

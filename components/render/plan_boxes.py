@@ -9,7 +9,7 @@ here.
 
 from __future__ import annotations
 
-from components.config_fleet import FleetConfig, name_prefix
+from components.config import FleetConfig, name_prefix
 from components.render.plan_dump import Resource
 
 

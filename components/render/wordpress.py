@@ -48,7 +48,7 @@ def site_url(stack: StackConfig, site: SiteConfig) -> str:
 
 def admin_email(stack: StackConfig, site: SiteConfig) -> str:
     email = site.admin_email or stack.acme.email
-    if email is None:  # config_parse refuses this; a guard for direct callers
+    if email is None:  # the config parser refuses this; a guard for direct callers
         raise ValueError(f"site {site.name!r}: adminEmail is required when acme.email is unset")
     return email
 

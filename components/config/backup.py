@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.checks import Problems, take, unknown_keys
-from components.config import BACKUP_ENV_KEY, BackupConfig
+from components.config.checks import Problems, take, unknown_keys
+from components.config.model import BACKUP_ENV_KEY, BackupConfig
 
 NS = "wpfleet"
 # restic's backends: a local path on the box, or one of these URL schemes

@@ -3,7 +3,7 @@
 A stack with `wpfleet:box` (today's form) is one box named `default`. With `wpfleet:boxes`,
 each box holds what `wpfleet:box` holds plus its own `apache`, `firewall` and `duckdns`;
 every site and backend names its box with `box:` (optional when there is one box). Each box's
-view is validated by the single-box rules (`config_parse.parse`, so ports are unique per box),
+view is validated by the single-box rules (`parser.parse`, so ports are unique per box),
 with messages rewritten to the keys the user wrote (`wpfleet:boxes.web2.port`,
 `wpfleet:sites[4].port`); then the rules across boxes: box names, one host+port per box, names
 and domains unique across the stack. Every render function and component keeps taking a
@@ -14,74 +14,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components import config
-from components.checks import Problems
-from components.config import (
+from components.config import parser, runtime, secrets
+from components.config.checks import Problems
+from components.config.model import (
     ADMIN_PASSWORDS_KEY,
+    DEFAULT_BOX,
     NAMESPACE,
     SSH_KEY_KEY,
     SSH_KEYS_KEY,
     BackendConfig,
-    BoxConfig,
     ConfigError,
-    Secrets,
+    FleetConfig,
+    FleetSecrets,
     SiteConfig,
     StackConfig,
-    set_path_hint,
-    set_secret_hint,
 )
+from components.config.secrets import set_path_hint, set_secret_hint
 
 NS = NAMESPACE
-DEFAULT_BOX = "default"  # the box of a `wpfleet:box` stack; its resources keep today's names
 BOXES_KEY = "boxes"
 BOX_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 BOX_SECTIONS = ("apache", "firewall", "duckdns")  # per box under wpfleet:boxes.NAME
 _ENTRY_KEYS = ("sites", "backends")
 
 
-@dataclass(frozen=True)
-class FleetConfig:
-    boxes: tuple[tuple[str, StackConfig], ...]  # (box name, that box's view), in config order
-    legacy: bool = True  # from `wpfleet:box`: one box `default`, today's outputs and layout
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.boxes)
-
-    def box(self, name: str) -> StackConfig:
-        return dict(self.boxes)[name]
-
-    @property
-    def sites(self) -> tuple[SiteConfig, ...]:
-        return tuple(s for _, st in self.boxes for s in st.sites)
-
-    @property
-    def backends(self) -> tuple[BackendConfig, ...]:
-        return tuple(b for _, st in self.boxes for b in st.backends)
-
-    @property
-    def union(self) -> StackConfig:
-        """Every site and backend on one (local) box: for the stack-wide secret rules."""
-        first = self.boxes[0][1]
-        duck = next((st.duckdns for _, st in self.boxes if st.duckdns is not None), None)
-        return StackConfig(box=BoxConfig(host="local"), acme=first.acme, sites=self.sites,
-                           backends=self.backends, duckdns=duck, backup=first.backup)
-
-
-def name_prefix(box: str) -> str:
-    """Prefix of a box's box-wide resource names: none for `default`, so its names stay."""
-    return "" if box == DEFAULT_BOX else f"{box}-"
-
-
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConfig:
     """Validate the namespace-stripped config map; raise ConfigError listing every problem."""
     if BOXES_KEY not in raw:
-        fleet = FleetConfig(boxes=((DEFAULT_BOX, config.parse(raw, secret_keys)),))
+        fleet = FleetConfig(boxes=((DEFAULT_BOX, parser.parse(raw, secret_keys)),))
         problems = _ssh_key_names(fleet, raw)
         if problems:
             raise ConfigError(problems)
@@ -113,7 +77,7 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     for name, settings in boxes.items():
         view = _box_raw(raw, name, settings, placed)
         try:
-            views.append((name, config.parse(view, secret_keys)))
+            views.append((name, parser.parse(view, secret_keys)))
         except ConfigError as e:
             for problem in e.problems:
                 p.items.append(_relabel(problem, name, placed))
@@ -256,7 +220,7 @@ def _is_cipher(value: Any) -> bool:
 
 def missing_secrets(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
     """A problem for each secret the stack needs but lacks: the one rule of `up` and render."""
-    return missing_ssh_keys(fleet, present) + config.missing_secrets(fleet.union, present)
+    return missing_ssh_keys(fleet, present) + secrets.missing_secrets(fleet.union, present)
 
 
 def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
@@ -267,7 +231,7 @@ def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, An
     else:
         has = set(per_box) if isinstance(per_box, dict) else set()
     if fleet.legacy and SSH_KEYS_KEY not in present:  # today's message, word for word
-        return config.missing_secrets(StackConfig(box=fleet.boxes[0][1].box), present)
+        return secrets.missing_secrets(StackConfig(box=fleet.boxes[0][1].box), present)
     problems = []
     for name, st in fleet.boxes:
         if not st.box.local and name not in has and SSH_KEY_KEY not in present:
@@ -278,15 +242,9 @@ def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, An
     return problems
 
 
-@dataclass(frozen=True)
-class FleetSecrets:
-    shared: Secrets  # duckdnsToken, backendSecrets, adminPasswords; ssh_private_key unused
-    ssh_keys: dict[str, pulumi.Output[str] | None]  # by box name; None for a local box
-
-
 def load() -> tuple[FleetConfig, FleetSecrets]:
     """Read and validate the stack config from the Pulumi runtime; read the secrets it needs."""
-    raw, secret_keys = config.read_raw()
+    raw, secret_keys = runtime.read_raw()
     fleet = parse(raw, secret_keys)
     missing = missing_secrets(fleet, raw)
     if missing:
@@ -303,8 +261,7 @@ def load() -> tuple[FleetConfig, FleetSecrets]:
         return cfg.require_secret(SSH_KEY_KEY)
 
     ssh_keys = {name: key_of(name, st) for name, st in fleet.boxes}
-    return fleet, FleetSecrets(shared=config.read_secrets(fleet.union, raw), ssh_keys=ssh_keys)
+    return fleet, FleetSecrets(shared=runtime.read_secrets(fleet.union, raw), ssh_keys=ssh_keys)
 
 
-__all__ = ["DEFAULT_BOX", "FleetConfig", "FleetSecrets", "load", "missing_secrets", "missing_ssh_keys",
-           "name_prefix", "parse"]
+__all__ = ["load", "missing_secrets", "missing_ssh_keys", "parse"]

@@ -1,14 +1,12 @@
-"""The stack config (namespace `wpfleet`), read once and validated before any resource exists.
+"""The stack config's model: names of the keys, defaults, and the frozen dataclasses they fill.
 
-`parse()` turns the raw config map into frozen dataclasses or raises `ConfigError` listing
-every problem; `load()` does that from the Pulumi runtime and reads the secrets as Outputs.
-The render CLI calls `parse()` on a stack file, so both see exactly the same rules.
+Imports nothing of wpfleet: the parser (parser.py and its per-area rules), the fleet form
+(fleet.py) and the runtime reader (runtime.py) import it, never the reverse. Every render
+function and component takes these validated values.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +33,7 @@ MAP_SECRET_KEYS = {BACKEND_SECRETS_KEY: "BACKEND.NAME", ADMIN_PASSWORDS_KEY: "SI
                    BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX"}
 SCALAR_OR_MAP_SECRET_KEYS = (SMTP_PASSWORD_KEY,)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
-              "boxes")  # boxes: see components/config_fleet.py
+              "boxes")  # boxes: see components/config/fleet.py
 
 
 class ConfigError(pulumi.RunError):
@@ -224,117 +222,45 @@ class Secrets:
     smtp_passwords: pulumi.Output[Any] | None = None  # wpfleet:smtpPassword
 
 
-def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
-    """Validate the namespace-stripped config map; raise ConfigError listing every problem.
-
-    `secret_keys` lists which keys were stored encrypted; None skips that check (tests).
-    """
-    from components import config_parse  # the field-by-field rules live there
-
-    return config_parse.parse(raw, secret_keys)
+# Several boxes in one stack (`wpfleet:boxes`): parsed by fleet.py into one StackConfig per box.
+DEFAULT_BOX = "default"  # the box of a `wpfleet:box` stack; its resources keep today's names
 
 
-def load() -> tuple[StackConfig, Secrets]:
-    """Read the stack config from the Pulumi runtime (the only place pulumi.Config is read)."""
-    raw, secret_keys = read_raw()
-    stack = parse(raw, secret_keys)
-    missing = missing_secrets(stack, raw)
-    if missing:
-        raise ConfigError(missing)
-    return stack, read_secrets(stack, raw)
+@dataclass(frozen=True)
+class FleetConfig:
+    boxes: tuple[tuple[str, StackConfig], ...]  # (box name, that box's view), in config order
+    legacy: bool = True  # from `wpfleet:box`: one box `default`, today's outputs and layout
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.boxes)
+
+    def box(self, name: str) -> StackConfig:
+        return dict(self.boxes)[name]
+
+    @property
+    def sites(self) -> tuple[SiteConfig, ...]:
+        return tuple(s for _, st in self.boxes for s in st.sites)
+
+    @property
+    def backends(self) -> tuple[BackendConfig, ...]:
+        return tuple(b for _, st in self.boxes for b in st.backends)
+
+    @property
+    def union(self) -> StackConfig:
+        """Every site and backend on one (local) box: for the stack-wide secret rules."""
+        first = self.boxes[0][1]
+        duck = next((st.duckdns for _, st in self.boxes if st.duckdns is not None), None)
+        return StackConfig(box=BoxConfig(host="local"), acme=first.acme, sites=self.sites,
+                           backends=self.backends, duckdns=duck, backup=first.backup)
 
 
-def read_raw() -> tuple[dict[str, Any], set[str]]:
-    """The whole namespace-stripped config map and the names of the keys stored as secrets."""
-    raw: dict[str, Any] = {}
-    prefix = f"{NAMESPACE}:"
-    # pulumi.Config can only read keys it is asked for; to refuse unknown keys (typos) the whole
-    # map is needed: the engine hands it over as PULUMI_CONFIG or via set_all_config (mocks too)
-    env = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    for full_key, value in env.items():
-        if full_key.startswith(prefix):
-            raw[full_key[len(prefix):]] = _decode(value)
-    secret_keys = {k[len(prefix):] for k in pulumi.runtime.get_config_secret_keys_env()
-                   + list(pulumi.runtime.config._SECRET_KEYS.get()) if k.startswith(prefix)}
-    return raw, secret_keys
+def name_prefix(box: str) -> str:
+    """Prefix of a box's box-wide resource names: none for `default`, so its names stay."""
+    return "" if box == DEFAULT_BOX else f"{box}-"
 
 
-def read_secrets(stack: StackConfig, raw: dict[str, Any]) -> Secrets:
-    """The secrets this (validated) stack needs, as secret Outputs."""
-    cfg = pulumi.Config(NAMESPACE)
-    secrets = Secrets(
-        ssh_private_key=None if stack.box.local else cfg.require_secret("sshPrivateKey"),
-        duckdns_token=cfg.require_secret("duckdnsToken") if stack.duckdns else None,
-        backend_secrets=cfg.get_secret_object("backendSecrets")
-        if any(b.secret_env for b in stack.backends) else None,
-        admin_passwords=_admin_passwords(cfg, raw.get(ADMIN_PASSWORDS_KEY)),
-        restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup else None,
-        backup_env=cfg.get_secret_object(BACKUP_ENV_KEY)
-        if stack.backup and BACKUP_ENV_KEY in raw else None,
-        # raw text (one password, or a JSON map by site): decoded per site, still secret
-        smtp_passwords=cfg.require_secret(SMTP_PASSWORD_KEY)
-        if _needs_smtp_password(stack) else None,
-    )
-    return secrets
-
-
-def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
-    """A problem for each secret this stack needs but `present` lacks (`up` and render alike)."""
-    needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
-              (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)),
-              (RESTIC_PASSWORD_KEY, stack.backup is not None),
-              (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None),
-              (SMTP_PASSWORD_KEY, _needs_smtp_password(stack)))
-    return [f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "
-            f"`{set_secret_hint(stack, key)}`" for key, need in needed if need and key not in present]
-
-
-def set_secret_hint(stack: StackConfig | None, key: str, value: Any = None) -> str:
-    """The command that stores a secret key; a map-shaped one (MAP_SECRET_KEYS) is set one entry
-    at a time. `value` is the plaintext found, if any: one string keeps a scalar-or-map key whole."""
-    if key not in MAP_SECRET_KEYS or (key in SCALAR_OR_MAP_SECRET_KEYS
-                                      and not isinstance(value, dict)):
-        return f"pulumi config set --secret {NAMESPACE}:{key} ..."
-    entry = MAP_SECRET_KEYS[key]
-    b = next((b for b in stack.backends if b.secret_env), None) if stack else None
-    if key == BACKEND_SECRETS_KEY and b:
-        entry = f"{b.name}.{b.secret_env[0]}"
-    return set_path_hint(f"{NAMESPACE}:{key}.{entry}")
-
-
-def set_path_hint(path: str) -> str:
-    """The command that stores one entry of a map-shaped secret (`wpfleet:adminPasswords.blog`)."""
-    source = "< KEY_FILE" if path.startswith(f"{NAMESPACE}:{SSH_KEYS_KEY}.") else "VALUE"
-    return f"pulumi config set --secret --path '{path}' {source}"
-
-
-def _admin_passwords(cfg: pulumi.Config, raw: Any) -> dict[str, pulumi.Output[str]]:
-    """One secret Output per configured site (parse() checked the names and values)."""
-    if not isinstance(raw, dict) or not raw:
-        return {}
-    whole = cfg.require_secret_object(ADMIN_PASSWORDS_KEY)
-
-    def one(name: str) -> pulumi.Output[str]:
-        return whole.apply(lambda d: str(d[name]))
-
-    return {name: one(name) for name in raw}
-
-
-def _needs_smtp_password(stack: StackConfig) -> bool:
-    return any(s.smtp is not None and s.smtp.user is not None for s in stack.sites)
-
-
-def _decode(value: Any) -> Any:
-    """Structured config values reach the program as JSON strings."""
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-__all__ = [
-    "AcmeConfig", "ApacheConfig", "BackendConfig", "BackupConfig", "BoxConfig", "ConfigError", "DuckDnsConfig",
-    "FirewallConfig", "PhpConfig", "Secrets", "SmtpConfig", "SiteConfig", "StackConfig", "load", "parse",
-]
+@dataclass(frozen=True)
+class FleetSecrets:
+    shared: Secrets  # duckdnsToken, backendSecrets, adminPasswords; ssh_private_key unused
+    ssh_keys: dict[str, pulumi.Output[str] | None]  # by box name; None for a local box

@@ -1,6 +1,6 @@
 """Config rules for the unattended WordPress install: per-site title/admin keys, admin passwords.
 
-Kept apart from config_parse so the install's keys stay in one place. Password values are
+Kept apart from parser.py so the install's keys stay in one place. Password values are
 secrets: messages name the key, never the value.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components import checks
-from components.checks import Problems, take
-from components.config import ADMIN_PASSWORDS_KEY, NAMESPACE, StackConfig
+from components.config import checks
+from components.config.checks import Problems, take
+from components.config.model import ADMIN_PASSWORDS_KEY, NAMESPACE, StackConfig
 
 SITE_INSTALL_KEYS = ("title", "adminUser", "adminEmail")
 # WordPress's user_login: at most 60 characters of letters, digits, space _ . - @ (sanitize_user)

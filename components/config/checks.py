@@ -7,7 +7,6 @@ fix) to a shared list instead of raising, so a user sees every mistake in one ru
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,12 +172,3 @@ def loopback_port(url: str) -> int | None:
     if not local:
         return None
     return port if port is not None else {"http": 80, "https": 443}.get(parts.scheme)
-
-
-def local_docker_problem(user: str, socket_path: str = "/var/run/docker.sock") -> str | None:
-    """Why this process (and so the Docker provider it starts) cannot use the local daemon."""
-    if os.geteuid() == 0 or os.access(socket_path, os.R_OK | os.W_OK):
-        return None
-    return (f"box-preflight added {user} to the docker group, but this pulumi session started "
-            f"before that and cannot open {socket_path}: log in again (or run `newgrp docker`) "
-            "and run `pulumi up` again")

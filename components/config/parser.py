@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components import checks, config_backup
-from components.checks import Problems, take, unknown_keys
-from components.config import (
+from components.config import backup as config_backup
+from components.config import checks
+from components.config.checks import Problems, take, unknown_keys
+from components.config.install import SITE_INSTALL_KEYS, install_checks, site_install
+from components.config.model import (
     ADMIN_PASSWORDS_KEY,
     MAX_REPLICAS,
     PLAIN_KEYS,
@@ -22,17 +24,20 @@ from components.config import (
     FirewallConfig,
     SiteConfig,
     StackConfig,
-    set_secret_hint,
 )
-from components.config_install import SITE_INSTALL_KEYS, install_checks, site_install
-from components.config_wp import SITE_KEYS, site_extras
+from components.config.secrets import set_secret_hint
+from components.config.wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
 # WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
 MAX_CACHE_TTL = 43200
 
 
-def parse(raw: dict[str, Any], secret_keys: set[str] | None) -> StackConfig:
+def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
+    """Validate the namespace-stripped config map; raise ConfigError listing every problem.
+
+    `secret_keys` lists which keys were stored encrypted; None skips that check (tests).
+    """
     p = Problems()
     unknown_keys(p, NS, raw, set(PLAIN_KEYS) | set(SECRET_KEYS))
     if p:  # "wpfleet.x" reads oddly: top-level keys are "wpfleet:x"

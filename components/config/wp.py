@@ -1,7 +1,7 @@
 """Rules for the per-site day-to-day keys: `php`, `cronMinutes`, `smtp`, `wpConfig`.
 
 `site_extras()` reads them from one raw site entry and returns SiteConfig keyword arguments;
-each problem names the key, the value and the fix (see components/checks.py).
+each problem names the key, the value and the fix (see components/config/checks.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import math
 import re
 from typing import Any
 
-from components import checks
-from components.checks import Problems, take, unknown_keys
-from components.config import PhpConfig, SmtpConfig
+from components.config import checks
+from components.config.checks import Problems, take, unknown_keys
+from components.config.model import PhpConfig, SmtpConfig
 
 SITE_KEYS = ("php", "cronMinutes", "smtp", "wpConfig")
 CONSTANT_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
