@@ -16,7 +16,7 @@ from components.config import DEFAULT_BOX, StackConfig, name_prefix
 from components.config import fleet as config_fleet
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
-from components.render.wpcli import WPCLI_IMAGE
+from components.render.wordpress.cli import WPCLI_IMAGE
 from components.wordpress_install import WordPressInstall, WordPressInstallArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
 from components.wp_tools import WpTools, WpToolsArgs, smtp_password_for

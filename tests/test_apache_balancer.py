@@ -14,7 +14,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.apache_balancer import ApacheBalancer, ApacheBalancerArgs
 from components.box import Box, BoxArgs
 from components.config import parse
-from components.render import apache, as_root
+from components.render import as_root
+from components.render.apache import vhost as apache
 from tests.harness import BASE_CONFIG, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
 
 CMD = "command:remote:Command"

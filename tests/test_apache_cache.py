@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, parse
-from components.render import apache, apache_cache, plan
+from components.render import plan
+from components.render.apache import cache as apache_cache
+from components.render.apache import vhost as apache
 from tests.harness import BASE_CONFIG
 from tests.test_apache_balancer import build, names_of
 

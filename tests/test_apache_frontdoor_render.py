@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from components.config import ConfigError, parse
-from components.render import apache
-from components.render.apache_scripts import install_command
+from components.render.apache import vhost as apache
+from components.render.apache.scripts import install_command
 
 RAW = {"box": {"host": "local"}, "acme": {"email": "a@example.org"},
        "apache": {"httpPort": 8080, "httpsPort": 8443, "publicHttpPort": 80,

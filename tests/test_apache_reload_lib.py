@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from components.render.apache_reload import RELOAD_LIB
+from components.render.apache.reload import RELOAD_LIB
 
 
 def run_lib(tmp: Path, script: str) -> list[str]:

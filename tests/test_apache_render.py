@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from components.config import StackConfig, parse
-from components.render import apache
+from components.render.apache import vhost as apache
 
 RAW: dict[str, Any] = {
     "box": {"host": "local"},

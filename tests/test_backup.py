@@ -11,8 +11,8 @@ import pytest
 from components.backup import stdin_text
 from components.config import ConfigError, SiteConfig, parse
 from components.render import as_root
-from components.render.backup import install
-from components.render.backup import site as site_command
+from components.render.backup.restic import install
+from components.render.backup.restic import site as site_command
 from tests.harness import BASE_CONFIG, SECRETS, Graph, Rec, run_stack
 
 REMOTE = "command:remote:Command"

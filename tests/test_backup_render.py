@@ -11,14 +11,11 @@ import pytest
 
 from components.config import BackupConfig, ConfigError, SiteConfig, parse
 from components.render import plan
-from components.render.backup import home_url, site_file, units
-from components.render.backup_scripts import (
-    BACKUP_BIN,
-    DUMP_IN_CONTAINER,
-    backup_program,
-    restore_program,
-)
-from components.render.wpcli import wp_function
+from components.render.backup.programs import BACKUP_BIN, DUMP_IN_CONTAINER
+from components.render.backup.restic import home_url, site_file, units
+from components.render.backup.wpfleet_backup import backup_program
+from components.render.backup.wpfleet_restore import restore_program
+from components.render.wordpress.cli import wp_function
 from tests.harness import BASE_CONFIG
 
 

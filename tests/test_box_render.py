@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from components.config import StackConfig, parse
-from components.render import box
 from components.render.__main__ import write_plan
-from components.render.box_duckdns import TOKEN_FILE, UPDATER
-from components.render.box_firewall import rules
-from components.render.box_ssh import DROP_IN
+from components.render.box import basics as box
+from components.render.box.duckdns import TOKEN_FILE, UPDATER
+from components.render.box.firewall import rules
+from components.render.box.ssh import DROP_IN
 from tests.harness import HOST_KEY
 
 FULL = {"box": {"host": "box.example.org", "port": 2222, "hardenSsh": True, "hostKey": HOST_KEY,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import parse
-from components.render import box as render_box
+from components.render.box import basics as render_box
 from tests.harness import BASE_CONFIG, SECRETS, Graph, Rec, run_stack
 
 REMOTE = "command:remote:Command"

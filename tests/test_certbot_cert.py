@@ -17,7 +17,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.box import Box, BoxArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.config import parse
-from components.render import as_root, certbot
+from components.render import as_root
+from components.render.apache import certbot
 from tests.harness import BASE_CONFIG, HOST_KEY, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
 
 KEY = SECRETS["sshPrivateKey"]

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from components.config import LETSENCRYPT, StackConfig, parse
-from components.render import apache_scripts, certbot, plan
+from components.render import plan
+from components.render.apache import certbot
+from components.render.apache import scripts as apache_scripts
 
 RAW: dict[str, Any] = {
     "box": {"host": "local"},

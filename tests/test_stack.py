@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError
-from components.render.wpcli import WPCLI_IMAGE
+from components.render.wordpress.cli import WPCLI_IMAGE
 from tests import harness
 from tests.harness import BASE_CONFIG, SECRETS, Graph, run_stack
 

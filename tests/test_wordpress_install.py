@@ -10,8 +10,8 @@ import pytest
 
 from components.config import ConfigError, parse
 from components.render import as_root
-from components.render.wordpress import install_command
-from components.render.wpcli import WPCLI_IMAGE
+from components.render.wordpress.cli import WPCLI_IMAGE
+from components.render.wordpress.install import install_command
 from tests.harness import BASE_CONFIG, Graph, run_stack
 
 CONFIGURED = "configured-admin-pw-for-blog"

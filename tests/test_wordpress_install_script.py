@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.config import parse
-from components.render.wordpress import VERSION_PHP, install_command
+from components.render.wordpress.install import VERSION_PHP, install_command
 
 PASSWORD = " Adm1n PW \"q\" 'x' $HOME `id` \\ never-on-argv-7f3c "  # configured ones may
 DEBIAN_VERSION_PHP = Path("/usr/share/wordpress/wp-includes/version.php")

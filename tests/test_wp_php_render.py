@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from components.config import SiteConfig, parse
-from components.render import apache, wp_php
+from components.render.apache import vhost as apache
+from components.render.wordpress import php as wp_php
 from components.wordpress_site import config_extra
 
 PHPMAILER = Path("/usr/share/wordpress/wp-includes/PHPMailer")

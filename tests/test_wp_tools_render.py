@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig, parse
-from components.render import plan, wp_tools
+from components.render import plan
+from components.render.wordpress import tools as wp_tools
 
 SECRET = "dbS3cretValue"
 SMTP_SECRET = "smtpS3cretValue"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.render.wpcli import WPCLI_IMAGE, wp_function
+from components.render.wordpress.cli import WPCLI_IMAGE, wp_function
 
 FAKE_DOCKER = """#!/bin/bash
 printf '%s\\n' "$*" >> "$LOG"

@@ -26,7 +26,10 @@ import pulumi
 
 from components.config import SSH_KEYS_KEY, ConfigError, FleetConfig, StackConfig, parse
 from components.config import fleet as config_fleet
-from components.render import BoxPlan, plan, plan_boxes, plan_dump, plan_view, stackfile
+from components.render import BoxPlan, plan, stackfile
+from components.render.resource_plan import boxes as plan_boxes
+from components.render.resource_plan import dump as plan_dump
+from components.render.resource_plan import view as plan_view
 
 MARKER = ".wpfleet-render"
 MARKER_TEXT = ("# Written by `python -m components.render`. Each render deletes the files of this\n"

@@ -22,7 +22,7 @@ import pytest
 from components import local_docker
 from components.box import access_stamp, docker_ssh_opts, write_private
 from components.config import parse
-from components.render.box_preflight import preflight
+from components.render.box.preflight import preflight
 from tests.harness import HOST_KEY
 from tests.integration.docker_env import dockerd  # noqa: F401 (fixture)
 from tests.integration.sshd_env import SshdEnv, require_ssh

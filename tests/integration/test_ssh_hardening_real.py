@@ -19,7 +19,7 @@ import pytest
 
 from components.config import ConfigError, parse
 from components.config.checks import keyscan_hint
-from components.render.box_ssh import drop_in
+from components.render.box.ssh import drop_in
 from tests.harness import HOST_KEY
 from tests.integration.sshd_env import SshdEnv, require_ssh
 

@@ -10,7 +10,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import DUCKDNS_TOKEN_KEY, DuckDnsConfig, StackConfig
-from components.render import BoxCommand, script
+from components.render.command import BoxCommand, script
 
 UPDATER = "/usr/local/lib/wpfleet/duckdns-update"
 TOKEN_FILE = "/etc/wpfleet/duckdns.token"  # noqa: S105 - a path, not a secret

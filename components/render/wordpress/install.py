@@ -22,8 +22,8 @@ import shlex
 from textwrap import dedent
 
 from components.config import ADMIN_PASSWORDS_KEY, SiteConfig, StackConfig
-from components.render import BoxCommand, script
-from components.render.wpcli import wp_function
+from components.render.command import BoxCommand, script
+from components.render.wordpress.cli import wp_function
 
 COMMAND_PREFIX = "wordpress-"
 IMAGE_CORE = "/usr/src/wordpress"  # where the official image keeps its copy of WordPress

@@ -31,7 +31,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.config import BACKEND_SECRETS_KEY, NAMESPACE, StackConfig
 from components.render.stackfile import StackFile, is_secure
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MASKED = "*" * 16  # what the program gets for each secret config value
 _SECRET_RUN = re.compile(r"\*{8,}")
 _SIG = rpc._special_sig_key

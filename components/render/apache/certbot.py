@@ -16,14 +16,14 @@ from __future__ import annotations
 import shlex
 
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import BoxCommand, script
-from components.render.apache_reload import RELOAD_LIB
+from components.render.apache.reload import RELOAD_LIB
+from components.render.command import BoxCommand, script
 
 HOOK_NAME = "wpfleet-reload-apache"
 
 # Runs after every successful renewal (certbot passes its environment through, so a private
 # APACHE_CONFDIR in tests reaches apache2ctl). Reloads only when configtest passes and every
-# enabled certificate matches its key, then verifies the reload (see apache_reload.py).
+# enabled certificate matches its key, then verifies the reload (see reload.py).
 DEPLOY_HOOK = """\
 #!/bin/bash
 # wpfleet: reload Apache gracefully after certbot renewed a certificate (RENEWED_LINEAGE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from textwrap import dedent
 
 from components.config import StackConfig
-from components.render import BoxCommand, script
+from components.render.command import BoxCommand, script
 
 # "00-": sshd keeps the FIRST value it reads, and drop-ins are read in name order, so ours must
 # sort before e.g. Ubuntu cloud images' 50-cloud-init.conf (PasswordAuthentication yes).

@@ -1,9 +1,9 @@
-"""Shell scripts that install Apache and apply/remove one conf safely (see apache.py).
+"""Shell scripts that install Apache and apply/remove one conf safely (see vhost.py).
 
 The Apache config root is `${APACHE_CONFDIR:-/etc/apache2}` (apache2ctl honours the same
 variable), so the very scripts that run on the box also run against a private config root in
 the integration tests. Apply/remove use flock, symlinks, `apache2ctl configtest`, a cert/key
-check and a *verified* graceful reload (apache_reload.py): a conf that fails any of them is
+check and a *verified* graceful reload (reload.py): a conf that fails any of them is
 rolled back and Apache keeps serving (or is started again on the previous state). The install
 saves everything it may change (enabled modules/MPM, confs, sites, files) and restores all of it
 on failure.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import shlex
 
-from components.render import BoxCommand, script
-from components.render import apache_frontdoor as frontdoor
-from components.render.apache_reload import RELOAD_LIB
+from components.render.apache import frontdoor
+from components.render.apache.reload import RELOAD_LIB
+from components.render.command import BoxCommand, script
 
 # mod_proxy + balancer + active health checks, headers, rewrite (redirects), ssl (443 vhosts),
 # http2 (h2 on the TLS vhosts)

@@ -16,15 +16,16 @@ import re
 from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import BoxCommand, apache_cache, wp_php
-from components.render import apache_frontdoor as frontdoor
-from components.render import apache_scripts as scripts
+from components.render.apache import cache as apache_cache
+from components.render.apache import frontdoor, scripts
+from components.render.command import BoxCommand
+from components.render.constants import ACME_PATH
+from components.render.wordpress import php as wp_php
 
 SITES_DIR = "/etc/apache2/sites-available"
 ACME_CONF = "/etc/apache2/conf-available/wpfleet-acme.conf"
 TUNING_CONF = "/etc/apache2/conf-available/wpfleet-tuning.conf"
 PORTS_CONF = "/etc/apache2/ports.conf"
-ACME_PATH = "/.well-known/acme-challenge/"
 # Health checks prove PHP answers, at the cost of one PHP file that does nothing: WordPress's
 # wp-content/index.php ("Silence is golden", an empty 200 when PHP runs; the expression
 # `wpfleet_php` is in the tuning conf). A home page costs a full WordPress boot + DB queries.
@@ -120,7 +121,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
     a = stack.apache
     names = f"    ServerName {host.domain}\n" + "".join(
         f"    ServerAlias {d}\n" for d in host.domains[1:])
-    # `_log`, not `.log`: rotated by wpfleet's logrotate conf, not Debian's (render/wp_tools.py)
+    # `_log`, not `.log`: rotated by wpfleet's logrotate conf, not Debian's (render/wordpress/tools.py)
     logs = (f"    ErrorLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-error_log\n"
             f"    CustomLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-access_log wpfleet\n")
     live = cert_dir(stack, host)

@@ -16,14 +16,10 @@ import shlex
 from textwrap import dedent
 
 from components.config import RESTIC_PASSWORD_KEY, BackupConfig, SiteConfig, StackConfig
-from components.render import BoxCommand, script
-from components.render.backup_scripts import (
-    BACKUP_BIN,
-    CONF_DIR,
-    RESTORE_BIN,
-    backup_program,
-    restore_program,
-)
+from components.render.backup.programs import BACKUP_BIN, CONF_DIR, RESTORE_BIN
+from components.render.backup.wpfleet_backup import backup_program
+from components.render.backup.wpfleet_restore import restore_program
+from components.render.command import BoxCommand, script
 
 UNIT_DIR = "/etc/systemd/system"
 UNIT = "wpfleet-backup"

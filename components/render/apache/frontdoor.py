@@ -1,4 +1,4 @@
-"""What an HTTPS front door is expected to have, as conf text (used by apache.py and the install).
+"""What an HTTPS front door is expected to have, as conf text (used by vhost.py and the install).
 
 - TLS policy: Mozilla's "intermediate" profile (TLS 1.2 + 1.3, AEAD suites with forward secrecy
   only), HTTP/2, no server version in headers or error pages, `nosniff` on every response.

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from components.config import StackConfig
-from components.render.plan_dump import Resource, mask
+from components.render.resource_plan.dump import Resource, mask
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

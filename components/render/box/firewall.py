@@ -11,7 +11,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import StackConfig
-from components.render import BoxCommand, script
+from components.render.command import BoxCommand, script
 
 COMMENT = "wpfleet"
 # Concurrent connections one client address (IPv4 /32, IPv6 /64) may hold to Apache's ports:

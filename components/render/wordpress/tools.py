@@ -4,11 +4,11 @@ Commands (in apply order):
 - `wp-tools` (once per box): installs /usr/local/bin/wpfleet-wp (wp-cli for a site),
   /usr/local/bin/wpfleet-logs (a site's Apache logs and container logs), the WP-Cron runner
   and /etc/logrotate.d/wpfleet-apache.
-- `wp-site-<site>`: the site's PHP ini and mail plugin (wp_php.py); the replicas mount them, so
+- `wp-site-<site>`: the site's PHP ini and mail plugin (php.py); the replicas mount them, so
   they are written before the replicas exist.
 - `wp-cron-<site>` (when cronMinutes > 0): a systemd timer per site, started after the
   replicas, running due WP-Cron events once per site (one wp-cli container, not one per replica).
-Every script is built on the shared `wpfleet_wp` function (wpcli.py): secrets reach the cli
+Every script is built on the shared `wpfleet_wp` function (cli.py): secrets reach the cli
 container through a 0600 env file, never through an argv.
 """
 
@@ -17,8 +17,9 @@ from __future__ import annotations
 from textwrap import dedent
 
 from components.config import SiteConfig, StackConfig
-from components.render import BoxCommand, script, wp_php
-from components.render.wpcli import wp_function
+from components.render.command import BoxCommand, script
+from components.render.wordpress import php as wp_php
+from components.render.wordpress.cli import wp_function
 
 WP_BIN = "/usr/local/bin/wpfleet-wp"
 LOGS_BIN = "/usr/local/bin/wpfleet-logs"
@@ -26,7 +27,7 @@ CRON_RUNNER = "/usr/local/lib/wpfleet/wp-cron"
 LOGROTATE = "/etc/logrotate.d/wpfleet-apache"
 UNIT_DIR = "/etc/systemd/system"
 APACHE_LOG_DIR = "/var/log/apache2"
-# wpfleet's vhosts log to wpfleet-<name>-access_log / -error_log (render/apache.py): not
+# wpfleet's vhosts log to wpfleet-<name>-access_log / -error_log (render/apache/vhost.py): not
 # `*.log`, so Debian's /etc/logrotate.d/apache2 does not also claim them (a duplicate entry
 # makes logrotate fail that whole file)
 LOG_GLOB = f"{APACHE_LOG_DIR}/wpfleet-*_log"

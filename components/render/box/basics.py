@@ -9,13 +9,13 @@ Commands for disabled features are absent; their delete scripts undo them on the
 from __future__ import annotations
 
 from components.config import StackConfig
-from components.render import BoxCommand
-from components.render.box_duckdns import duckdns
-from components.render.box_duckdns import files as duckdns_files
-from components.render.box_firewall import firewall
-from components.render.box_preflight import boot, preflight
-from components.render.box_ssh import files as ssh_files
-from components.render.box_ssh import ssh
+from components.render.box.duckdns import duckdns
+from components.render.box.duckdns import files as duckdns_files
+from components.render.box.firewall import firewall
+from components.render.box.preflight import boot, preflight
+from components.render.box.ssh import files as ssh_files
+from components.render.box.ssh import ssh
+from components.render.command import BoxCommand
 
 
 def files(stack: StackConfig) -> dict[str, str]:

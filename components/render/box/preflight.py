@@ -11,7 +11,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import StackConfig
-from components.render import BoxCommand, script
+from components.render.command import BoxCommand, script
 
 # Programs that may already hold Apache's ports: Apache itself (Debian and RHEL names).
 APACHE_PROCESSES = ("apache2", "httpd")

@@ -17,6 +17,7 @@ import hashlib
 import re
 
 from components.config import SiteConfig
+from components.render.constants import ACME_PATH
 
 PHP_DIR = "/etc/wpfleet/php"
 MAIL_DIR = "/etc/wpfleet/mail"
@@ -69,8 +70,6 @@ def limit_request_body(site: SiteConfig) -> str:
     upload's Content-Length, so it is checked up front; a chunked body (no length) goes through
     and PHP's post_max_size discards what is above it.
     """
-    from components.render.apache import ACME_PATH  # apache.py imports this module
-
     limit = post_max_mb(site) * 1024 * 1024
     return (f"    # request bodies up to PHP's post_max_size ({post_max_mb(site)} MB: "
             f"php.uploadMaxMb + {POST_OVERHEAD_MB}); above: 413, never proxied\n"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shlex
 
 from components.config import SiteConfig, StackConfig
-from components.render import BoxCommand, script
+from components.render.command import BoxCommand, script
 
 CACHE_BASE = "/var/cache/apache2"
 CRON_DIR = "/etc/cron.d"

@@ -10,7 +10,7 @@ here.
 from __future__ import annotations
 
 from components.config import FleetConfig, name_prefix
-from components.render.plan_dump import Resource
+from components.render.resource_plan.dump import Resource
 
 
 def owners(resources: list[Resource], fleet: FleetConfig) -> dict[str, str]:
