@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components.config import SECRET_KEYS
 from tests.harness import ROOT
-from tests.test_render_cli import SECRETS
+from tests.render.test_render_cli import SECRETS
 
 # `  # key: value` under a mapping (not the header's prose, not the secret keys' placeholders)
 COMMENTED = re.compile(r"^( +)# ( *(?:wpfleet:)?([A-Za-z]+):(?: |$).*)$")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.legacy_graph import CASES, FIXTURE, run_case
+from tests.components.legacy_graph import CASES, FIXTURE, run_case
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -15,4 +15,4 @@ def test_single_box_graph_matches_the_recorded_run(case: str) -> None:
     now = run_case(case)
     assert [e["path"] for e in now] == [e["path"] for e in recorded]
     for new, old in zip(now, recorded, strict=True):
-        assert new == old, f"{new['path']} changed; if deliberate: python3 tests/legacy_graph.py --record"
+        assert new == old, f"{new['path']} changed; if deliberate: python3 tests/components/legacy_graph.py --record"

@@ -14,7 +14,7 @@ from components.backup import stdin_text
 from components.config import MAP_SECRET_KEYS, ConfigError, SiteConfig, SmtpConfig, parse
 from components.config import fleet as config_fleet
 from components.wp_tools import pick_smtp_password
-from tests.test_render_stackfile import STACK, line_of, refused
+from tests.render.test_render_stackfile import STACK, line_of, refused
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey"
 FLEET = f"""\

@@ -131,7 +131,7 @@ def test_args_reject_non_tls_host() -> None:
 
 def _program_complete() -> bool:
     """__main__.py and every components module it imports exist (other issues write them)."""
-    main = Path(__file__).parent.parent / "__main__.py"
+    main = Path(__file__).parents[2] / "__main__.py"
     if not main.exists():
         return False
     mods = re.findall(r"^from (components\.\w+) import", main.read_text(), re.M)

@@ -87,7 +87,7 @@ def test_adding_or_removing_a_site_changes_only_its_own_backup_entry(graph: Grap
     assert (REMOTE, "backup-site-news") in added
     assert not any(n.startswith("backup") for _, n in added - {(REMOTE, "backup-site-news")})
     for key in before:  # every existing resource, backup ones included, is identical
-        if key[1] == "box-preflight":  # re-checks the published ports (tests/test_stack.py)
+        if key[1] == "box-preflight":  # re-checks the published ports (tests/components/test_stack.py)
             continue
         assert after[key] == before[key], key
     # removing it again: exactly its resources go, the others are unchanged

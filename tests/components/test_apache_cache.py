@@ -15,8 +15,8 @@ from components.config import ConfigError, parse
 from components.render import plan
 from components.render.apache import cache as apache_cache
 from components.render.apache import vhost as apache
+from tests.components.test_apache_balancer import build, names_of
 from tests.harness import BASE_CONFIG
-from tests.test_apache_balancer import build, names_of
 
 
 def with_cache(cache: Any, site: int = 0) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.harness import ROOT, run_stack
-from tests.test_render_stackfile import BACKEND, STACK
+from tests.render.test_render_stackfile import BACKEND, STACK
 
 SECRETS = "  wpfleet:backendSecrets:\n    api:\n      API_KEY:\n        secure: AAABAk\n" \
           "      DB_URL:\n        secure: AAABAu\n"

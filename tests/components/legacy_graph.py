@@ -2,7 +2,7 @@
 
 `snapshot(graph)` reduces a mocks run to what the engine would diff: each resource's type,
 name, parent, provider, dependencies, options and inputs (URNs as type/name paths, mock-made
-image IDs and the checkout's path normalised). `python3 tests/legacy_graph.py --record` rewrites
+image IDs and the checkout's path normalised). `python3 tests/components/legacy_graph.py --record` rewrites
 tests/fixtures/legacy_graph.json; it was first written by the program as it was before
 `wpfleet:boxes` existed (commit fcb3b0c). Re-record only for a deliberate change of the graph.
 """
@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.harness import BASE_CONFIG, ROOT, SECRETS, Graph, run_stack  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy_graph.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_graph.json"
 BACKEND_SECRET = "legacy-backend-secret-value"
 
 
@@ -82,7 +82,7 @@ def run_case(name: str) -> list[dict[str, Any]]:
 
 def main() -> None:
     if sys.argv[1:] != ["--record"]:
-        sys.exit("usage: python3 tests/legacy_graph.py --record")
+        sys.exit("usage: python3 tests/components/legacy_graph.py --record")
     FIXTURE.parent.mkdir(exist_ok=True)
     FIXTURE.write_text(json.dumps({n: run_case(n) for n in CASES}, indent=1, sort_keys=True) + "\n")
     print(f"wrote {FIXTURE}")

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from tests.fleet_configs import SITES_ON, fleet_config
-from tests.test_render_cli import render
+from tests.render.test_render_cli import render
 
 SECURE = {"secure": "AAABACiphertext"}
 
