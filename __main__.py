@@ -6,17 +6,17 @@ import gc
 
 import pulumi
 
-from components import config_fleet
 from components.apache_balancer import ApacheBalancer, ApacheBalancerArgs
 from components.backend_service import BackendService, BackendServiceArgs
 from components.backup import Backup, BackupArgs
 from components.box import Box, BoxArgs
 from components.box_setup import BoxSetup, BoxSetupArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
-from components.config import StackConfig
+from components.config import DEFAULT_BOX, StackConfig, name_prefix
+from components.config import fleet as config_fleet
 from components.images import Images, ImagesArgs
 from components.network import Network, NetworkArgs
-from components.render.wpcli import WPCLI_IMAGE
+from components.render.wordpress.cli import WPCLI_IMAGE
 from components.wordpress_install import WordPressInstall, WordPressInstallArgs
 from components.wordpress_site import WordPressSite, WordPressSiteArgs
 from components.wp_tools import WpTools, WpToolsArgs, smtp_password_for
@@ -36,7 +36,7 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
     image pull (Images) get the box's name as a prefix, so two boxes never register the same
     resource; site and backend components keep their names (unique across the stack).
     """
-    pre = config_fleet.name_prefix(box_name)
+    pre = name_prefix(box_name)
     box = Box(f"{pre}box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
                                    host_key=stack.box.host_key, private_key=ssh_key,
                                    name_prefix=pre))
@@ -100,7 +100,7 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
 
 deployed = {name: deploy_box(name, stack, secrets.ssh_keys[name]) for name, stack in fleet.boxes}
 if fleet.legacy:  # a wpfleet:box stack: today's outputs
-    only = deployed[config_fleet.DEFAULT_BOX]
+    only = deployed[DEFAULT_BOX]
     pulumi.export("dockerHost", only["dockerHost"])
     pulumi.export("sites", only["sites"])
     pulumi.export("backends", only["backends"])

@@ -29,8 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.config import parse  # noqa: E402
-from components.render import BoxPlan, apache  # noqa: E402
+from components.render import BoxPlan  # noqa: E402
 from components.render.__main__ import write_plan  # noqa: E402
+from components.render.apache import vhost as apache
 from tests.integration.apache_env import ApacheEnv, wait_port  # noqa: E402
 
 BACKEND, REPLICAS, NGINX_PROXY = 38001, (38011, 38012), 38090

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fault_clients import Stats, browsers, closed_loop, slow_clients  # noqa: E402
-from components.render.box_firewall import connlimit_args  # noqa: E402
+from components.render.box.firewall import connlimit_args  # noqa: E402
 from tests.integration.apache_backends import Backend, HungBackend  # noqa: E402
 from tests.integration.apache_env import ApacheEnv, wait_port  # noqa: E402
 

@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.apache_vs_nginx import nginx, nginx_stop, wrk  # noqa: E402
 from components.config import parse  # noqa: E402
-from components.render import BoxPlan, apache, apache_cache  # noqa: E402
+from components.render import BoxPlan  # noqa: E402
 from components.render.__main__ import write_plan  # noqa: E402
+from components.render.apache import cache as apache_cache
+from components.render.apache import vhost as apache
 from tests.integration.apache_env import ApacheEnv, wait_port  # noqa: E402
 from tests.integration.wordpress_env import WordPressEnv, missing  # noqa: E402
 

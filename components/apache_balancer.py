@@ -2,7 +2,7 @@
 
 One command installs Apache and enables its modules (idempotent); one command writes the ACME
 webroot conf; then one command per site and per backend route applies that host's conf with a
-configtest gate, rollback and graceful reload (see `components.render.apache`). Each conf's
+configtest gate, rollback and graceful reload (see `components.render.apache.vhost`). Each conf's
 command depends only on its own rendered text, so adding a site never re-runs another site's.
 """
 
@@ -15,7 +15,8 @@ import pulumi
 
 from components.box import Box
 from components.config import StackConfig
-from components.render import apache, apache_cache
+from components.render.apache import cache as apache_cache
+from components.render.apache import vhost as apache
 
 
 @dataclass(frozen=True, kw_only=True)

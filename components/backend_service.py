@@ -16,30 +16,11 @@ import pulumi_docker as docker
 
 from components.box import Box
 from components.config import BackendConfig
+from components.config.secrets import secret_env_values
 
 
 def plain_env(backend: BackendConfig) -> list[str]:
     return [f"{k}={v}" for k, v in backend.env]
-
-
-def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
-    """`K=V` for the backend's `secretEnv` names, from `wpfleet:backendSecrets`.
-
-    The documented shape is `{backend-name: {NAME: value}}`; a flat `{NAME: value}` already
-    selected for this backend is accepted too.
-    """
-    if not isinstance(secrets, dict):
-        secrets = {}
-    scoped = secrets.get(backend.name)
-    values = scoped if isinstance(scoped, dict) else secrets
-    missing = [k for k in backend.secret_env if k not in values]
-    if missing:
-        # names only: never the values
-        raise pulumi.RunError(
-            f"wpfleet:backendSecrets.{backend.name}: missing {', '.join(missing)} listed in "
-            f"wpfleet:backends[{backend.name}].secretEnv; set them with `pulumi config set "
-            f"--secret --path 'wpfleet:backendSecrets.{backend.name}.{missing[0]}' VALUE`")
-    return [f"{k}={values[k]}" for k in backend.secret_env]
 
 
 def labels(backend: BackendConfig) -> list[docker.ContainerLabelArgs]:

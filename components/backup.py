@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 
 from components.box import Box
-from components.checks import ENV_NAME_RE
 from components.config import BACKUP_ENV_KEY, RESTIC_PASSWORD_KEY, StackConfig, set_path_hint
-from components.render import backup as render_backup
+from components.config.checks import ENV_NAME_RE
+from components.render.backup import restic as render_backup
 
 
 def stdin_text(password: str, env: Any) -> str:

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.checks import local_docker_problem
+from components.local_docker import local_docker_problem
 from components.render import BoxCommand, as_root
 
 LOCAL_DOCKER = "unix:///var/run/docker.sock"

@@ -16,7 +16,7 @@ import pulumi
 from components.box import Box
 from components.config import DUCKDNS_TOKEN_KEY, StackConfig
 from components.render import BoxCommand
-from components.render import box as render_box
+from components.render.box import basics as render_box
 
 
 @dataclass(frozen=True, kw_only=True)

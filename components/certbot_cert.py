@@ -1,6 +1,6 @@
 """CertbotCert: one TLS site's certificate, issued after its Apache conf and renewed by certbot.
 
-The command (rendered by `components.render.certbot`) runs `certbot certonly --webroot` for the
+The command (rendered by `components.render.apache.certbot`) runs `certbot certonly --webroot` for the
 site's domain and aliases and reloads Apache gracefully, so the conf's `<IfFile>`-guarded HTTPS
 vhost goes live in the same `pulumi up`. Changed aliases re-run it in place (the certificate is
 expanded under the same name); a failure leaves the site on HTTP and every other site untouched.
@@ -15,7 +15,7 @@ import pulumi
 
 from components.box import Box
 from components.config import BackendConfig, SiteConfig, StackConfig
-from components.render import certbot
+from components.render.apache import certbot
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,6 @@
 """WordPressInstall: one site's unattended WordPress install, and its upgrades on a new image.
 
-Runs the site's `wordpress-<site>` box command (rendered by `components.render.wordpress`) once
+Runs the site's `wordpress-<site>` box command (rendered by `components.render.wordpress.install`) once
 its replicas are healthy, with the admin password on stdin: a configured secret
 (`wpfleet:adminPasswords.<site>`) or a generated one. Either way it is a secret Output end to
 end, exported as the stack's secret output `adminPasswords`. The site's Apache conf waits for
@@ -17,7 +17,7 @@ import pulumi_random as random
 
 from components.box import Box
 from components.config import SiteConfig, StackConfig
-from components.render import wordpress
+from components.render.wordpress import install as wordpress
 
 
 @dataclass(frozen=True, kw_only=True)

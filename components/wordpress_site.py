@@ -13,7 +13,7 @@ from components.box import Box
 from components.config import SiteConfig
 from components.go_duration import seconds
 from components.network import Network
-from components.render import wp_php
+from components.render.wordpress import php as wp_php
 
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
               "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
@@ -86,7 +86,7 @@ class WordPressSiteArgs:
     network: Network  # this site's own networks
     wordpress_image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
     mariadb_image_id: pulumi.Input[str]
-    # the command writing the files the replicas mount (PHP ini, mail plugin): wp_php.py
+    # the command writing the files the replicas mount (PHP ini, mail plugin): render/wordpress/php.py
     after: tuple[pulumi.Resource, ...] = ()
     smtp_password: pulumi.Output[str] | None = None  # secret; for sites whose smtp has a user
 

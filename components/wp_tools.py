@@ -1,4 +1,4 @@
-"""WpTools: the day-to-day WordPress tooling on the box (render/wp_tools.py, render/wp_php.py).
+"""WpTools: the day-to-day WordPress tooling on the box (render/wordpress/tools.py, render/wordpress/php.py).
 
 One `wp-tools` command installs `wpfleet-wp`, `wpfleet-logs`, the WP-Cron runner and the
 logrotate conf; per site, `wp-site-<site>` writes the PHP ini and mail plugin the replicas
@@ -18,7 +18,7 @@ import pulumi
 
 from components.box import Box
 from components.config import SMTP_PASSWORD_KEY, SiteConfig, StackConfig, set_path_hint
-from components.render import wp_tools
+from components.render.wordpress import tools as wp_tools
 
 
 def smtp_password_for(site: SiteConfig, secret: pulumi.Output[Any] | None

@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 
-from components.render.plan_dump import EngineMonitor, secret_input_names, unwrap_secrets
+from components.render.resource_plan.dump import EngineMonitor, secret_input_names, unwrap_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"

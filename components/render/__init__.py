@@ -7,32 +7,14 @@ one command resource (named `BoxCommand.name`), and the render CLI writes the sa
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from components.config import StackConfig
-
-
-@dataclass(frozen=True, kw_only=True)
-class BoxCommand:
-    name: str  # Pulumi resource name; also OUT_DIR/commands/<name>.sh
-    create: str  # bash script, run as root on the box
-    update: str | None = None  # in-place re-application (defaults to create)
-    delete: str | None = None  # undo; tolerates a box where nothing is left
-    stdin_secret: str | None = None  # name of the secret fed on stdin (never on argv)
-    # values that, when changed, must REPLACE the command (delete + create) rather than update
-    triggers: tuple[str, ...] = field(default=())
-
-
-def script(body: str) -> str:
-    """A box script: strict bash, the body dedented by the caller."""
-    return "#!/bin/bash\nset -euo pipefail\n" + body.lstrip("\n")
-
-
-def as_root(text: str, sudo: bool) -> str:
-    """The command line that runs a script as root: directly, or with passwordless sudo."""
-    quoted = shlex.quote(text)
-    return f"sudo -n bash -c {quoted}" if sudo else f"bash -c {quoted}"
+from components.render.apache import certbot, vhost
+from components.render.backup import restic
+from components.render.box import basics
+from components.render.command import BoxCommand, as_root, script
+from components.render.wordpress import install, tools
 
 
 @dataclass(frozen=True)
@@ -43,11 +25,9 @@ class BoxPlan:
 
 def plan(stack: StackConfig) -> BoxPlan:
     """Everything the stack puts on the box, in the order the stack applies it."""
-    from components.render import apache, backup, box, certbot, wordpress, wp_tools
-
     files: dict[str, str] = {}
     commands: list[BoxCommand] = []
-    for module in (box, wordpress, apache, certbot, wp_tools, backup):
+    for module in (basics, install, vhost, certbot, tools, restic):
         files.update(module.files(stack))
         commands.extend(module.commands(stack))
     names = [c.name for c in commands]

@@ -24,10 +24,12 @@ from pathlib import Path
 
 import pulumi
 
-from components import config_fleet
-from components.config import SSH_KEYS_KEY, ConfigError, StackConfig, parse
-from components.config_fleet import FleetConfig
-from components.render import BoxPlan, plan, plan_boxes, plan_dump, plan_view, stackfile
+from components.config import SSH_KEYS_KEY, ConfigError, FleetConfig, StackConfig, parse
+from components.config import fleet as config_fleet
+from components.render import BoxPlan, plan, stackfile
+from components.render.resource_plan import boxes as plan_boxes
+from components.render.resource_plan import dump as plan_dump
+from components.render.resource_plan import view as plan_view
 
 MARKER = ".wpfleet-render"
 MARKER_TEXT = ("# Written by `python -m components.render`. Each render deletes the files of this\n"

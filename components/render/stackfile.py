@@ -35,6 +35,7 @@ from components.config import (
     missing_secrets,
     set_path_hint,
 )
+from components.config.secrets import secret_env_values
 
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 _BOOL = "tag:yaml.org,2002:bool"
@@ -211,8 +212,6 @@ def _index(loader: _Loader, lines: dict[str, int], key: str, value: Any, line: i
 
 def secret_problems(sf: StackFile, stack: StackConfig) -> list[str]:
     """What `up` refuses about secrets, checked on the file (no value is ever decrypted)."""
-    from components.backend_service import secret_env_values  # `up`'s own check, reused
-
     problems = [sf.locate(p) for p in missing_secrets(stack, sf.raw)]
     for key in sorted(sf.secret_keys & set(MAP_SECRET_KEYS)):  # secure: beside plaintext values
         for path, line in _plain_leaves(sf.raw[key], f"{NAMESPACE}:{key}", sf.lines):

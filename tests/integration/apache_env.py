@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.render.apache_scripts import MODULES, ports_conf
+from components.render.apache.scripts import MODULES, ports_conf
 
 BINARIES = ("apache2", "apache2ctl", "a2enmod")
 

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from components.config import BackupConfig, SiteConfig
-from components.render.backup import site_file
-from components.render.backup_scripts import backup_program, restore_program
+from components.render.backup.restic import site_file
+from components.render.backup.wpfleet_backup import backup_program
+from components.render.backup.wpfleet_restore import restore_program
 from tests.integration.restic_fast_key import weaken
 
 TOOLS = ("mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump", "restic")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from components.config import BackupConfig, SiteConfig
-from components.render.backup import install, site
+from components.render.backup.restic import install, site
 from tests.integration.test_duckdns_real import FAKE_SYSTEMCTL  # the same recording fake
 
 pytestmark = [pytest.mark.integration] + (

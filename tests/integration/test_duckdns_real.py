@@ -22,7 +22,7 @@ import pytest
 
 from components.config import parse
 from components.render import BoxCommand
-from components.render.box_duckdns import duckdns
+from components.render.box.duckdns import duckdns
 from tests.harness import HOST_KEY
 
 pytestmark = [pytest.mark.integration] + (

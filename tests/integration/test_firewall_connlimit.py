@@ -10,7 +10,7 @@ import json
 import sys
 
 from components.config import parse
-from components.render.box_firewall import CAP_BEGIN, CONN_CAP, firewall
+from components.render.box.firewall import CAP_BEGIN, CONN_CAP, firewall
 from tests.harness import HOST_KEY
 from tests.integration.test_firewall_netns import (  # noqa: F401  (the fixture)
     BOX_IP,

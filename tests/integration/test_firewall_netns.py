@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from components.config import parse
-from components.render.box_firewall import firewall
+from components.render.box.firewall import firewall
 from tests.harness import HOST_KEY
 
 pytestmark: list[pytest.MarkDecorator] | pytest.MarkDecorator = pytest.mark.integration

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from components import checks
+from components import local_docker
 from components.box import access_stamp, docker_ssh_opts, write_private
 from components.config import parse
-from components.render.box_preflight import preflight
+from components.render.box.preflight import preflight
 from tests.harness import HOST_KEY
 from tests.integration.docker_env import dockerd  # noqa: F401 (fixture)
 from tests.integration.sshd_env import SshdEnv, require_ssh
@@ -165,10 +165,10 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
     lib = Path(tempfile.mkdtemp(prefix="wpf-chk-", dir="/tmp"))
     lib.chmod(0o755)
     (lib / "components").mkdir(mode=0o755)
-    shutil.copy(Path(checks.__file__), lib / "components" / "checks.py")
-    (lib / "components" / "checks.py").chmod(0o644)
+    shutil.copy(Path(local_docker.__file__), lib / "components" / "local_docker.py")
+    (lib / "components" / "local_docker.py").chmod(0o644)
     probe = ["runuser", "-u", local_user, "--", "/usr/bin/python3", "-c",
-             f"import sys; sys.path.insert(0, {str(lib)!r}); from components.checks import "
+             f"import sys; sys.path.insert(0, {str(lib)!r}); from components.local_docker import "
              f"local_docker_problem as p; print(p('{local_user}', {str(dockerd)!r}))"]
     try:
         before = subprocess.run(probe, capture_output=True, text=True, timeout=60)

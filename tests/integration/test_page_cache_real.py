@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import apache_cache
+from components.render.apache import cache as apache_cache
 from tests.integration.apache_env import ApacheEnv, missing_binaries
 from tests.integration.wordpress_env import ADMIN_PASSWORD, ADMIN_USER, WordPressEnv, missing
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from components.checks import keyscan_hint
 from components.config import ConfigError, parse
-from components.render.box_ssh import drop_in
+from components.config.checks import keyscan_hint
+from components.render.box.ssh import drop_in
 from tests.harness import HOST_KEY
 from tests.integration.sshd_env import SshdEnv, require_ssh
 

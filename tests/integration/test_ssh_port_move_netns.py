@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from components.config import parse
-from components.render.box_firewall import firewall
-from components.render.box_ssh import ssh
+from components.render.box.firewall import firewall
+from components.render.box.ssh import ssh
 from tests.harness import HOST_KEY
 from tests.integration.test_firewall_netns import sh, state_hash
 

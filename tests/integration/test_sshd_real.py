@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from components.config import parse
-from components.render.box_duckdns import duckdns
-from components.render.box_preflight import preflight
-from components.render.box_ssh import drop_in, ssh
+from components.render.box.duckdns import duckdns
+from components.render.box.preflight import preflight
+from components.render.box.ssh import drop_in, ssh
 from tests.harness import HOST_KEY
 from tests.integration import test_duckdns_real as duck_tests
 from tests.integration.sshd_env import PORT, SshdEnv, require_ssh

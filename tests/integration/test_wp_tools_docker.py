@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from components.config import parse
-from components.render import wp_tools
-from components.render.wpcli import WPCLI_IMAGE
+from components.render.wordpress import tools as wp_tools
+from components.render.wordpress.cli import WPCLI_IMAGE
 from components.wordpress_site import config_extra
 from tests.harness import BASE_CONFIG, SECRETS, run_stack
 from tests.integration.docker_env import docker

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.render.apache import HEALTH_URI
+from components.render.apache.vhost import HEALTH_URI
 from tests.integration.apache_env import wait_port
 
 WORDPRESS = Path("/usr/share/wordpress")

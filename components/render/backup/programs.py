@@ -1,0 +1,96 @@
+"""The two programs installed on the box for backups: `wpfleet-backup` and `wpfleet-restore`.
+
+Both read the site list from /etc/wpfleet/backup/sites/ (one file per site, written by that
+site's own command, so adding a site never changes these scripts), the restic password from a
+0600 file (RESTIC_PASSWORD_FILE) and optional extra restic environment (S3 keys...) from a 0600
+`NAME=value` file that is parsed, never sourced. No secret is ever on a command line.
+
+Per site and run, two snapshots tagged `site=<site>`, `run=<UTC time>` and `db` or `files`:
+- `db`: `mariadb-dump --single-transaction` of the site's `wordpress` database, run INSIDE its
+  MariaDB container (the root password is expanded there, from the container's own
+  MARIADB_ROOT_PASSWORD, into MYSQL_PWD) and streamed into `restic backup --stdin`;
+- `files`: the html volume, read on the box at its Docker mountpoint (local volume driver).
+An empty html volume (WordPress not copied in yet) is not an error: the database is backed up
+and the status file says `files=skipped` (restic refuses an empty snapshot).
+A run whose dump or file backup fails leaves no half snapshot behind (it is forgotten), writes
+`result=failed` to the site's status file and makes the program exit non-zero.
+`wpfleet-restore` puts the previous database and files back by itself when the import or the
+file swap fails midway; restoring into another site name (`--to`) then rewrites the source's
+URLs to the target's with wp-cli (`wpfleet_wp`, wordpress/cli.py), the URLs read from the `url=` lines
+of the two site files (rendered from wpfleet:sites, checked again here).
+Paths and tools can be redirected through the environment (tests); the defaults are the box's.
+"""
+
+from __future__ import annotations
+
+import shlex
+from textwrap import dedent
+
+from components.config import BackupConfig
+
+CONF_DIR = "/etc/wpfleet/backup"
+STATE_DIR = "/var/lib/wpfleet/backup"
+BACKUP_BIN = "/usr/local/sbin/wpfleet-backup"
+RESTORE_BIN = "/usr/local/sbin/wpfleet-restore"
+DB_NAME = "wordpress"  # components.wordpress_site.DB_NAME
+# runs inside the DB container: $MARIADB_ROOT_PASSWORD is expanded there, not on the box
+DUMP_IN_CONTAINER = ('MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-dump -uroot '
+                     "--single-transaction --quick --routines --triggers --events --hex-blob "
+                     f"--default-character-set=utf8mb4 --skip-dump-date {DB_NAME}")
+CLIENT_IN_CONTAINER = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot'
+DUMP_DONE = "-- Dump completed"  # mariadb-dump's last line: the dump is whole
+
+
+def common(backup: BackupConfig, prog: str) -> str:
+    """Paths, secrets and the repository check shared by both programs."""
+    return dedent("""\
+        PROG=%(prog)s
+        CONF_DIR=${WPFLEET_BACKUP_CONF:-%(conf)s}
+        STATE_DIR=${WPFLEET_BACKUP_STATE:-%(state)s}
+        DOCKER=${DOCKER:-docker}
+        RESTIC=${RESTIC:-restic}
+        export RESTIC_CACHE_DIR=${RESTIC_CACHE_DIR:-/var/cache/wpfleet/restic}
+        REPO_LABEL=%(repo_label)s
+        export RESTIC_REPOSITORY=%(repo)s
+        export RESTIC_PASSWORD_FILE="$CONF_DIR/restic.password"
+        unset RESTIC_PASSWORD RESTIC_PASSWORD_COMMAND
+        SITE_RE='^[a-z][a-z0-9-]{0,30}$'
+
+        die() { echo "$PROG: $*" >&2; exit 2; }
+        # extra restic environment (wpfleet:backupEnv): NAME=value lines, parsed, never sourced
+        if [ -f "$CONF_DIR/env" ]; then
+          while IFS= read -r line || [ -n "$line" ]; do
+            name=${line%%%%=*}
+            if [[ $line == *=* && $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+              export "$name=${line#*=}"
+            fi
+          done < "$CONF_DIR/env"
+        fi
+        [ -r "$RESTIC_PASSWORD_FILE" ] \\
+          || die "no restic password at $RESTIC_PASSWORD_FILE: has \\`pulumi up\\` set wpfleet:resticPassword?"
+        [ -n "${RESTIC_REPOSITORY:-}" ] || die "no repository: set wpfleet:backup.repository"
+
+        # open_repo: fail with one clear sentence when the repository cannot be used
+        open_repo() {
+          local err
+          if err=$("$RESTIC" --no-lock cat config 2>&1 >/dev/null); then return 0; fi
+          case "$err" in
+            *"wrong password"*)
+              echo "$PROG: cannot open the restic repository $REPO_LABEL: wrong password" \\
+                "(wpfleet:resticPassword does not match the repository's key)" >&2 ;;
+            *"Is there a repository"*|*"does not exist"*|*"no such file"*)
+              echo "$PROG: no restic repository at $REPO_LABEL (not initialised or wrong" \\
+                "path/URL): ${err##*Fatal: }" | head -n 2 >&2 ;;
+            *)
+              echo "$PROG: cannot reach the restic repository $REPO_LABEL: $(printf '%%s' "$err" \\
+                | grep -v '^$' | tail -n 2 | tr '\\n' ' ')" >&2 ;;
+          esac
+          return 1
+        }
+        """) % {"prog": shlex.quote(prog), "conf": CONF_DIR, "state": STATE_DIR,
+                "repo": shlex.quote(backup.repository or ""),
+                "repo_label": shlex.quote(backup.repository or "(wpfleet:backupEnv)")}
+
+
+__all__ = ["BACKUP_BIN", "CONF_DIR", "CLIENT_IN_CONTAINER", "DB_NAME", "DUMP_DONE", "DUMP_IN_CONTAINER", "RESTORE_BIN",
+           "STATE_DIR", "common"]

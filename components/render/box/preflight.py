@@ -1,0 +1,165 @@
+"""`box-preflight` and `box-boot`: check the box before anything lands on it; services at boot.
+
+Preflight collects every problem (Docker missing or stopped, Apache's ports taken by another
+program, too little disk) and reports them all at once with the fix, so one `pulumi up` shows
+everything that is wrong. It changes nothing unless `box.installDocker` asks it to.
+"""
+
+from __future__ import annotations
+
+import shlex
+from textwrap import dedent
+
+from components.config import StackConfig
+from components.render.command import BoxCommand, script
+
+# Programs that may already hold Apache's ports: Apache itself (Debian and RHEL names).
+APACHE_PROCESSES = ("apache2", "httpd")
+
+
+# Local mode: pulumi's own user, when Box.run started this script with `sudo -n bash -c`
+# (not when pulumi itself runs under sudo: then the provider is root and needs no group).
+LOCAL_USER = dedent("""\
+    docker_user=""
+    case "${SUDO_COMMAND:-}" in */bash\\ -c\\ *) docker_user=${SUDO_USER:-} ;; esac""")
+
+
+def published_ports(stack: StackConfig) -> list[tuple[int, str, str]]:
+    """(loopback port, container name, config key) for every port the containers publish."""
+    out: list[tuple[int, str, str]] = []
+    for i, s in enumerate(stack.sites):
+        for r, port in enumerate(s.ports):
+            key = f"wpfleet:sites[{i}].port" + (f"+{r}" if r else "")
+            out.append((port, f"wpfleet-{s.name}-wp-{r}", key))
+    for i, b in enumerate(stack.backends):
+        if b.image and b.port is not None:
+            out.append((b.port, f"wpfleet-{b.name}", f"wpfleet:backends[{i}].port"))
+    return out
+
+
+def preflight(stack: StackConfig) -> BoxCommand:
+    q = shlex.quote
+    install = dedent("""\
+        if ! command -v "$DOCKER" >/dev/null 2>&1; then
+          echo "box-preflight: installing docker.io from the distribution (box.installDocker)"
+          DEBIAN_FRONTEND=noninteractive apt-get update -q
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
+          "$SYSTEMCTL" enable --now docker
+        fi
+        """) if stack.box.install_docker else ""
+    ports = " ".join(str(p) for p in (stack.apache.http_port, stack.apache.https_port))
+    body = dedent("""\
+        # DOCKER, SYSTEMCTL and WPFLEET_ETC may be redirected by tests; the defaults are the box's.
+        DOCKER=${DOCKER:-docker}
+        SYSTEMCTL=${SYSTEMCTL:-systemctl}
+        ETC=${WPFLEET_ETC:-/etc/wpfleet}
+        # the user the Docker provider runs as (it runs `docker` without sudo)
+        %(docker_user)s
+        problems=()
+        %(install)s
+        docker_ok=0
+        if ! command -v "$DOCKER" >/dev/null 2>&1; then
+          problems+=("Docker is not installed: run 'apt-get install docker.io' on the box,"\
+" or set wpfleet:box.installDocker: true")
+        elif ! docker_version=$("$DOCKER" info --format '{{.ServerVersion}}' 2>&1); then
+          why=$(printf %%s "$docker_version" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
+          problems+=("the Docker engine is not running or not reachable ($why):"\
+" run 'systemctl enable --now docker' on the box")
+        else
+          docker_ok=1
+        fi
+        mkdir -p -m 0700 "$ETC" && chmod 0700 "$ETC"
+        stamp=0
+        if [ "$docker_ok" = 1 ] && [ -n "$docker_user" ] && [ "$docker_user" != root ]; then
+          # the socket is root:docker 0660: the user needs the docker group (new logins only)
+          stamp_file=$ETC/docker-access-$docker_user
+          getent group docker >/dev/null || groupadd --system docker
+          if ! id -nG "$docker_user" | tr ' ' '\\n' | grep -qx docker; then
+            usermod -aG docker "$docker_user"
+            date +%%s >"$stamp_file"
+            echo "box-preflight: added $docker_user to the docker group"
+          fi
+          [ -s "$stamp_file" ] || date +%%s >"$stamp_file"
+          stamp=$(tr -cd '0-9' <"$stamp_file")
+          if ! as_user=$(runuser -u "$docker_user" -- "$DOCKER" version \
+              --format '{{.Server.Version}}' 2>&1); then
+            why=$(printf %%s "$as_user" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
+            problems+=("$docker_user cannot use Docker even in the docker group ($why):"\
+" check the owner and mode of /var/run/docker.sock (root:docker 0660)")
+          fi
+        fi
+        for port in %(ports)s; do
+          # the processes listening on the port, e.g. users:(("nginx",pid=12,fd=6))
+          listening=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
+          [ -n "$listening" ] || continue
+          holders=$(printf '%%s\\n' "$listening" | grep -o '"[^"]*",pid=' | cut -d'"' -f2 \
+            | sort -u || true)
+          [ -n "$holders" ] || holders=unknown-process
+          for prog in $holders; do
+            case "$prog" in
+              %(apache)s) ;;
+              *) problems+=("port $port is used by $prog, not Apache: stop it"\
+" (systemctl disable --now $prog) or choose another wpfleet:apache.httpPort/httpsPort") ;;
+            esac
+          done
+        done
+        # loopback ports the containers will publish: free, or held by that very container
+        while read -r port container key; do
+          [ -n "$port" ] || continue
+          listening=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
+          [ -n "$listening" ] || continue
+          if [ "$docker_ok" = 1 ] && "$DOCKER" ps --filter "publish=$port" --format '{{.Names}}' \
+              2>/dev/null | grep -qx "$container"; then
+            continue
+          fi
+          holders=$(printf '%%s\\n' "$listening" | grep -o '"[^"]*",pid=' | cut -d'"' -f2 \
+            | sort -u | tr '\\n' ' ' || true)
+          problems+=("port $port ($key, for $container) is used by ${holders:-another process}:"\
+" stop that program or choose another port")
+        done <<'WPFLEET_PORTS'
+        %(published)sWPFLEET_PORTS
+        disk_dir=/var/lib/docker
+        [ -d "$disk_dir" ] || disk_dir=/
+        free_mb=$(df -Pm "$disk_dir" | awk 'NR == 2 { print $4 }')
+        if [ "$free_mb" -lt %(min_mb)d ]; then
+          problems+=("only ${free_mb} MB free on $disk_dir, below wpfleet:box.minFreeDiskMb"\
+" (%(min_mb)d MB): free disk space (docker system prune) or lower the setting")
+        fi
+        if [ "${#problems[@]}" -gt 0 ]; then
+          echo "box-preflight: the box is not ready (${#problems[@]} problem(s)):" >&2
+          for p in "${problems[@]}"; do echo "  - $p" >&2; done
+          exit 1
+        fi
+        echo "box-preflight: ok: Docker ${docker_version} running;"\
+" ports %(ports)s free or Apache's; ${free_mb} MB free on $disk_dir"
+        # read by Box: the Docker provider's ssh ControlPath changes with the group membership
+        echo "docker-access-stamp=$stamp"
+        """) % {"install": install, "ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
+                "min_mb": stack.box.min_free_disk_mb,
+                "docker_user": LOCAL_USER if stack.box.local else f"docker_user={q(stack.box.user)}",
+                "published": "".join(f"{port} {name} {key}\n" for port, name, key
+                                     in published_ports(stack))}
+    # A changed threshold or port re-runs the check in place (update), never deletes anything.
+    return BoxCommand(name="box-preflight", create=script(body), update=script(body))
+
+
+def boot(stack: StackConfig) -> BoxCommand:
+    """Docker and Apache start at boot; containers come back through `restart: unless-stopped`."""
+    body = dedent("""\
+        SYSTEMCTL=${SYSTEMCTL:-systemctl}
+        changed=0
+        for unit in docker apache2; do
+          if ! "$SYSTEMCTL" cat "$unit.service" >/dev/null 2>&1; then
+            # apache2 is installed later by the Apache step; Debian's package enables it itself
+            echo "box-boot: $unit.service is not installed yet; skipped"
+            continue
+          fi
+          if [ "$("$SYSTEMCTL" is-enabled "$unit.service" 2>/dev/null || true)" != enabled ]; then
+            "$SYSTEMCTL" enable "$unit.service"
+            echo "box-boot: enabled $unit.service at boot"
+            changed=1
+          fi
+        done
+        [ "$changed" = 1 ] || echo "box-boot: docker and apache2 already start at boot; no change"
+        """)
+    return BoxCommand(name="box-boot", create=script(body), update=script(body))
