@@ -22,7 +22,7 @@ LOCAL_DOCKER = "unix:///var/run/docker.sock"
 # it) so the provider's state names no path of this clone: `destroy`/`refresh` work from another
 # clone of the project on the same machine (elsewhere, `--run-program` writes the files first).
 KEY_DIR = "~/.wpfleet"
-# box-preflight prints this; it changes whenever box.user is (re-)added to the docker group
+# box-docker-access prints this; it changes whenever box.user is (re-)added to the docker group
 ACCESS_STAMP_RE = re.compile(r"docker-access-stamp=([0-9a-z]{1,24})")
 
 
@@ -32,8 +32,8 @@ def docker_ssh_opts(known_hosts: str, key_file: str | None, stamp: str = "0") ->
     The connection is multiplexed so Docker's many short sessions do not trip sshd's
     MaxStartups; only the pinned host key is accepted; with a key file, only that key is
     offered (no agent needed). A multiplexed session keeps the groups of the login that opened
-    the master, so the ControlPath carries the preflight's docker-access stamp: after the
-    preflight (re-)adds the user to the docker group, a master opened before cannot be reused.
+    the master, so the ControlPath carries the docker-access stamp: after box-docker-access
+    (re-)adds the user to the docker group, a master opened before cannot be reused.
     """
     opts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
             "-o", "ControlMaster=auto", "-o", "ControlPersist=120",
@@ -44,9 +44,9 @@ def docker_ssh_opts(known_hosts: str, key_file: str | None, stamp: str = "0") ->
     return opts
 
 
-def access_stamp(preflight_stdout: str | None) -> str:
-    """The docker-access stamp box-preflight printed ("0" before the first run)."""
-    found = ACCESS_STAMP_RE.search(preflight_stdout or "")
+def access_stamp(access_stdout: str | None) -> str:
+    """The docker-access stamp box-docker-access printed ("0" before the first run)."""
+    found = ACCESS_STAMP_RE.search(access_stdout or "")
     return found.group(1) if found else "0"
 
 
@@ -128,7 +128,7 @@ class BoxArgs:
 class Box(pulumi.ComponentResource):
     """Owns the Docker provider and the command connection; others get both from here.
 
-    The Docker provider is created by `open_docker(preflight)`, after the preflight command
+    The Docker provider is created by `open_docker(access, preflight)`, after the preflight command
     exists, and depends on it: every network, volume, image and container uses this provider,
     so none is created (and the provider never pings a daemon) before the preflight passed.
     """
@@ -152,12 +152,17 @@ class Box(pulumi.ComponentResource):
     @property
     def provider(self) -> docker.Provider:
         if self._provider is None:  # a programming error: the wiring order is wrong
-            raise AssertionError("Box.provider is used before Box.open_docker(preflight)")
+            raise AssertionError("Box.provider is used before Box.open_docker(access, preflight)")
         return self._provider
 
-    def open_docker(self, preflight: pulumi.Resource) -> docker.Provider:
-        """The Docker provider, gated on the preflight (which also grants box.user Docker access)."""
-        stdout: pulumi.Output[str] = getattr(preflight, "stdout", pulumi.Output.from_input(""))
+    def open_docker(self, access: pulumi.Resource, preflight: pulumi.Resource) -> docker.Provider:
+        """The Docker provider, gated on the preflight; its settings from box-docker-access.
+
+        Only `access` (whose inputs are the connection settings) feeds the provider's inputs:
+        were they to wait on a command that changes with the sites, `preview` would show them
+        unknown after adding a site, and with them every Docker resource as an update.
+        """
+        stdout: pulumi.Output[str] = getattr(access, "stdout", pulumi.Output.from_input(""))
         host: pulumi.Input[str] = self.docker_host
         ssh_opts: pulumi.Input[list[str]] | None = None
         if self.local:
@@ -170,7 +175,7 @@ class Box(pulumi.ComponentResource):
                 lambda kv: self._docker_ssh_opts(kv[0], access_stamp(kv[1])))
         self._provider = docker.Provider(
             f"{self._name}-docker", host=host, ssh_opts=ssh_opts,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[preflight]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access, preflight]))
         return self._provider
 
     def _local_host(self, user: str) -> str:

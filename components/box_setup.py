@@ -43,12 +43,14 @@ class BoxSetup(pulumi.ComponentResource):
         self.commands = {}
         previous: list[pulumi.Resource] = []
         for spec in specs:
-            # a chain in render order: preflight -> firewall -> ssh -> duckdns -> boot
+            # a chain in render order: docker-access -> preflight -> firewall -> ssh -> duckdns
+            # -> boot
             self.commands[spec.name] = self._run(args.box, spec, previous, secrets)
             previous = [self.commands[spec.name]]
         self.preflight = self.commands["box-preflight"]
-        # the Docker provider (and so every network, volume, image, container) waits for it
-        args.box.open_docker(self.preflight)
+        # the Docker provider (and so every network, volume, image, container) waits for the
+        # preflight; its settings come from box-docker-access alone (connection config only)
+        args.box.open_docker(self.commands["box-docker-access"], self.preflight)
         self.ready = list(self.commands.values())
         self.register_outputs({"commands": list(self.commands)})
 

@@ -12,7 +12,8 @@ from components.render.box import basics as render_box
 from tests.harness import BASE_CONFIG, SECRETS, Graph, Rec, run_stack
 
 REMOTE = "command:remote:Command"
-BOX_COMMANDS = ("box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot")
+BOX_COMMANDS = ("box-docker-access", "box-preflight", "box-firewall", "box-ssh", "box-duckdns",
+                "box-boot")
 
 
 def full_config() -> dict[str, Any]:
@@ -46,7 +47,7 @@ def closure(g: Graph, rec: Rec) -> set[str]:
 
 def test_minimal_config_has_only_preflight_and_boot() -> None:
     g = run_stack(BASE_CONFIG)
-    assert sorted(box_commands(g)) == ["box-boot", "box-preflight"]
+    assert sorted(box_commands(g)) == ["box-boot", "box-docker-access", "box-preflight"]
 
 
 def test_full_config_has_every_box_command_under_box_setup(full: Graph) -> None:
@@ -66,12 +67,13 @@ def test_full_config_has_every_box_command_under_box_setup(full: Graph) -> None:
 ])
 def test_each_feature_adds_exactly_its_command(toggle: dict[str, Any], name: str) -> None:
     g = run_stack({**copy.deepcopy(BASE_CONFIG), **toggle})
-    assert sorted(box_commands(g)) == sorted(["box-preflight", "box-boot", name])
+    assert sorted(box_commands(g)) == sorted(["box-docker-access", "box-preflight", "box-boot",
+                                              name])
 
 
 def test_commands_run_in_order_preflight_first(full: Graph) -> None:
     recs = {n: full.get(n, REMOTE) for n in BOX_COMMANDS}
-    assert recs["box-preflight"].deps == set()
+    assert recs["box-docker-access"].deps == set()
     for before, after in zip(BOX_COMMANDS, BOX_COMMANDS[1:], strict=False):
         assert recs[after].deps == {recs[before].urn}, after
     # same order as the render CLI writes them

@@ -1,10 +1,10 @@
 """The first `up` on a fresh box, for real: a non-root box.user, a real sshd, a private dockerd.
 
 The Docker provider runs `ssh USER@box -- docker system dial-stdio` without sudo, and the
-daemon's socket is root:docker 0660. box-preflight (run as root, like Box.run does) must put
-the user in the docker group and prove `docker version` works *as that user*; the provider's
+daemon's socket is root:docker 0660. box-docker-access (run as root, like Box.run does) must put
+the user in the docker group and box-preflight prove `docker version` works *as that user*; the provider's
 ssh must then not reuse a multiplexing master that logged in before the group change (its
-sessions keep the old groups): the ControlPath carries the preflight's docker-access stamp.
+sessions keep the old groups): the ControlPath carries box-docker-access's stamp.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from components import local_docker
 from components.box import access_stamp, docker_ssh_opts, write_private
 from components.config import parse
-from components.render.box.preflight import preflight
+from components.render.box.preflight import docker_access, preflight
 from tests.harness import HOST_KEY
 from tests.integration.docker_env import dockerd  # noqa: F401 (fixture)
 from tests.integration.sshd_env import SshdEnv, require_ssh
@@ -125,9 +125,11 @@ def test_preflight_gives_a_non_root_user_docker_and_a_fresh_control_path(
         etc = tmp_path / "etc-wpfleet"
         etc.mkdir(mode=0o755)  # an older wpfleet left it world-readable
         etc.chmod(0o755)
-        first = env.run_script(preflight(stack).create)
+        first = env.run_script(docker_access(stack).create)
         assert first.returncode == 0, first.stderr
         assert f"added {user} to the docker group" in first.stdout
+        checked = env.run_script(preflight(stack).create)  # runuser: the user reaches Docker
+        assert checked.returncode == 0, checked.stderr
         stamp = access_stamp(first.stdout)
         assert stamp != "0"
         assert etc.stat().st_mode & 0o777 == 0o700
@@ -140,7 +142,7 @@ def test_preflight_gives_a_non_root_user_docker_and_a_fresh_control_path(
         reply = dial(env, user, after)
         assert reply.startswith(b"HTTP/1.0 200 OK"), reply[-500:]
 
-        again = env.run_script(preflight(stack).create)
+        again = env.run_script(docker_access(stack).create)
         assert again.returncode == 0, again.stderr
         assert "added" not in again.stdout and access_stamp(again.stdout) == stamp
     finally:
@@ -154,7 +156,7 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
     # local mode as a non-root user: Box.run wraps the script in `sudo -n`, which sets SUDO_USER
     dockerd.parent.chmod(0o711)
     stack = parse({"box": {"host": "local", "minFreeDiskMb": 0}})
-    script = preflight(stack).create
+    script = docker_access(stack).create
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_HOST": f"unix://{dockerd}",
            "SUDO_USER": local_user, "WPFLEET_ETC": str(tmp_path / "etc"),
            "SUDO_COMMAND": "/usr/bin/bash -c " + script}  # what `sudo -n bash -c` sets
@@ -183,6 +185,11 @@ def test_local_mode_preflight_grants_the_sudo_user(dockerd: Path, local_user: st
         assert done.returncode == 0, done.stderr
         assert f"added {local_user} to the docker group" in done.stdout
         assert subprocess.run(as_user, capture_output=True, timeout=60).returncode == 0
+        check = preflight(stack).create  # checks Docker as that user too (runuser)
+        checked = subprocess.run(["bash", "-c", check], capture_output=True, text=True,
+                                 env={**env, "SUDO_COMMAND": "/usr/bin/bash -c " + check},
+                                 timeout=120)
+        assert checked.returncode == 0, checked.stderr
         # a session that starts after the change (a new login) passes the check
         assert subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout \
             .strip() == "None"

@@ -12,7 +12,7 @@ from components.config import StackConfig
 from components.render.box.duckdns import duckdns
 from components.render.box.duckdns import files as duckdns_files
 from components.render.box.firewall import firewall
-from components.render.box.preflight import boot, preflight
+from components.render.box.preflight import boot, docker_access, preflight
 from components.render.box.ssh import files as ssh_files
 from components.render.box.ssh import ssh
 from components.render.command import BoxCommand
@@ -25,6 +25,7 @@ def files(stack: StackConfig) -> dict[str, str]:
 
 def commands(stack: StackConfig) -> list[BoxCommand]:
     maybe = [
+        docker_access(stack),
         preflight(stack),
         firewall(stack) if stack.firewall.enabled else None,
         ssh(stack),

@@ -1,8 +1,14 @@
-"""`box-preflight` and `box-boot`: check the box before anything lands on it; services at boot.
+"""`box-docker-access`, `box-preflight` and `box-boot`: Docker for the provider, checks, boot.
+
+`box-docker-access` installs Docker when `box.installDocker` asks for it, gives `box.user` the
+docker group and prints the access stamp the Docker provider's ssh ControlPath carries. Its
+inputs are the connection settings only: the provider's settings come from its stdout, so a
+change elsewhere (adding a site) never leaves them unknown in `preview`, which would show every
+Docker resource as an update.
 
 Preflight collects every problem (Docker missing or stopped, Apache's ports taken by another
 program, too little disk) and reports them all at once with the fix, so one `pulumi up` shows
-everything that is wrong. It changes nothing unless `box.installDocker` asks it to.
+everything that is wrong. It changes nothing.
 """
 
 from __future__ import annotations
@@ -37,17 +43,24 @@ def published_ports(stack: StackConfig) -> list[tuple[int, str, str]]:
     return out
 
 
-def preflight(stack: StackConfig) -> BoxCommand:
-    q = shlex.quote
+def _docker_user(stack: StackConfig) -> str:
+    return LOCAL_USER if stack.box.local else f"docker_user={shlex.quote(stack.box.user)}"
+
+
+def docker_access(stack: StackConfig) -> BoxCommand:
+    """Docker installed (if asked) and usable by box.user; prints `docker-access-stamp=N`.
+
+    Never fails because Docker is missing or stopped: box-preflight, next, reports that with
+    every other problem at once.
+    """
     install = dedent("""\
         if ! command -v "$DOCKER" >/dev/null 2>&1; then
-          echo "box-preflight: installing docker.io from the distribution (box.installDocker)"
+          echo "box-docker-access: installing docker.io from the distribution (box.installDocker)"
           DEBIAN_FRONTEND=noninteractive apt-get update -q
           DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
           "$SYSTEMCTL" enable --now docker
         fi
         """) if stack.box.install_docker else ""
-    ports = " ".join(str(p) for p in (stack.apache.http_port, stack.apache.https_port))
     body = dedent("""\
         # DOCKER, SYSTEMCTL and WPFLEET_ETC may be redirected by tests; the defaults are the box's.
         DOCKER=${DOCKER:-docker}
@@ -55,8 +68,37 @@ def preflight(stack: StackConfig) -> BoxCommand:
         ETC=${WPFLEET_ETC:-/etc/wpfleet}
         # the user the Docker provider runs as (it runs `docker` without sudo)
         %(docker_user)s
-        problems=()
         %(install)s
+        mkdir -p -m 0700 "$ETC" && chmod 0700 "$ETC"
+        stamp=0
+        if command -v "$DOCKER" >/dev/null 2>&1 && [ -n "$docker_user" ] \\
+            && [ "$docker_user" != root ]; then
+          # the socket is root:docker 0660: the user needs the docker group (new logins only)
+          stamp_file=$ETC/docker-access-$docker_user
+          getent group docker >/dev/null || groupadd --system docker
+          if ! id -nG "$docker_user" | tr ' ' '\\n' | grep -qx docker; then
+            usermod -aG docker "$docker_user"
+            date +%%s >"$stamp_file"
+            echo "box-docker-access: added $docker_user to the docker group"
+          fi
+          [ -s "$stamp_file" ] || date +%%s >"$stamp_file"
+          stamp=$(tr -cd '0-9' <"$stamp_file")
+        fi
+        # read by Box: the Docker provider's ssh ControlPath changes with the group membership
+        echo "docker-access-stamp=$stamp"
+        """) % {"install": install, "docker_user": _docker_user(stack)}
+    return BoxCommand(name="box-docker-access", create=script(body), update=script(body))
+
+
+def preflight(stack: StackConfig) -> BoxCommand:
+    q = shlex.quote
+    ports = " ".join(str(p) for p in (stack.apache.http_port, stack.apache.https_port))
+    body = dedent("""\
+        # DOCKER may be redirected by tests; the default is the box's.
+        DOCKER=${DOCKER:-docker}
+        # the user the Docker provider runs as (it runs `docker` without sudo)
+        %(docker_user)s
+        problems=()
         docker_ok=0
         if ! command -v "$DOCKER" >/dev/null 2>&1; then
           problems+=("Docker is not installed: run 'apt-get install docker.io' on the box,"\
@@ -68,20 +110,8 @@ def preflight(stack: StackConfig) -> BoxCommand:
         else
           docker_ok=1
         fi
-        mkdir -p -m 0700 "$ETC" && chmod 0700 "$ETC"
-        stamp=0
         if [ "$docker_ok" = 1 ] && [ -n "$docker_user" ] && [ "$docker_user" != root ]; then
-          # the socket is root:docker 0660: the user needs the docker group (new logins only)
-          stamp_file=$ETC/docker-access-$docker_user
-          getent group docker >/dev/null || groupadd --system docker
-          if ! id -nG "$docker_user" | tr ' ' '\\n' | grep -qx docker; then
-            usermod -aG docker "$docker_user"
-            date +%%s >"$stamp_file"
-            echo "box-preflight: added $docker_user to the docker group"
-          fi
-          [ -s "$stamp_file" ] || date +%%s >"$stamp_file"
-          stamp=$(tr -cd '0-9' <"$stamp_file")
-          if ! as_user=$(runuser -u "$docker_user" -- "$DOCKER" version \
+          if ! as_user=$(runuser -u "$docker_user" -- "$DOCKER" version \\
               --format '{{.Server.Version}}' 2>&1); then
             why=$(printf %%s "$as_user" | tr '\\n' ' ' | sed 's/^ *//' | cut -c1-200)
             problems+=("$docker_user cannot use Docker even in the docker group ($why):"\
@@ -132,11 +162,9 @@ def preflight(stack: StackConfig) -> BoxCommand:
         fi
         echo "box-preflight: ok: Docker ${docker_version} running;"\
 " ports %(ports)s free or Apache's; ${free_mb} MB free on $disk_dir"
-        # read by Box: the Docker provider's ssh ControlPath changes with the group membership
-        echo "docker-access-stamp=$stamp"
-        """) % {"install": install, "ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
+        """) % {"ports": ports, "apache": "|".join(map(q, APACHE_PROCESSES)),
                 "min_mb": stack.box.min_free_disk_mb,
-                "docker_user": LOCAL_USER if stack.box.local else f"docker_user={q(stack.box.user)}",
+                "docker_user": _docker_user(stack),
                 "published": "".join(f"{port} {name} {key}\n" for port, name, key
                                      in published_ports(stack))}
     # A changed threshold or port re-runs the check in place (update), never deletes anything.

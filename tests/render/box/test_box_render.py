@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,9 +30,10 @@ def stack(**overrides: object) -> StackConfig:
 
 def test_command_names_and_order() -> None:
     assert [c.name for c in box.commands(parse(FULL))] == [
-        "box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot"]
+        "box-docker-access", "box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot"]
     minimal = parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}})
-    assert [c.name for c in box.commands(minimal)] == ["box-preflight", "box-boot"]
+    assert [c.name for c in box.commands(minimal)] == [
+        "box-docker-access", "box-preflight", "box-boot"]
     assert box.files(minimal) == {}
 
 
@@ -44,18 +46,31 @@ def test_every_script_is_strict_bash_and_parses() -> None:
 
 
 def test_preflight_uses_config_values() -> None:
-    text = box.commands(parse(FULL))[0].create
+    access, text = (c.create for c in box.commands(parse(FULL))[:2])
     assert "for port in 8080 8443; do" in text
     assert '-lt 4096 ]' in text
-    assert "apt-get install -y -q docker.io" in text
-    plain = box.commands(parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}}))[0].create
-    assert "apt-get" not in plain.replace("'apt-get install docker.io'", "")
+    assert "apt-get install -y -q docker.io" in access and "apt-get install -y" not in text
+    plain = box.commands(parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}}))
+    assert all("apt-get install -y" not in c.create for c in plain[:2])
+
+
+def test_docker_access_depends_on_the_connection_settings_only() -> None:
+    """The Docker provider's settings come from box-docker-access's stdout: a site, port or
+    threshold must not change its script (preview would show every Docker resource changing)."""
+    def access(config: dict[str, Any]) -> str:
+        return box.commands(parse(config))[0].create
+    blog = {"name": "blog", "domain": "blog.example.org", "port": 8082}
+    base: dict[str, Any] = {**FULL, "acme": {"email": "a@example.org"}, "sites": [blog]}
+    more = {**base, "sites": [blog, {"name": "news", "domain": "news.example.org", "port": 8100}],
+            "apache": {"httpPort": 8081, "httpsPort": 8444}, "firewall": {"enabled": False}}
+    assert access(more) == access(base)
+    assert access({**base, "box": {**base["box"], "user": "deploy"}}) != access(base)
 
 
 def test_firewall_rules_ssh_first_deduplicated() -> None:
     # 8080 is both Apache's port and an extra rule: added once
     assert rules(parse(FULL)) == ["2222/tcp", "8080/tcp", "8443/tcp", "51820/udp"]
-    cmd = box.commands(parse(FULL))[1]
+    cmd = box.commands(parse(FULL))[2]
     create = cmd.create
     assert create.index("allow \"$rule\"") < create.index("--force enable")
     assert cmd.delete is not None and "[ \"$rule\" = 2222/tcp ] && continue" in cmd.delete
@@ -82,7 +97,7 @@ def test_duckdns_files_and_command() -> None:
     assert "ExecStart=" + UPDATER in files["/etc/systemd/system/wpfleet-duckdns.service"]
     timer = files["/etc/systemd/system/wpfleet-duckdns.timer"]
     assert "OnBootSec=" in timer and "OnUnitActiveSec=5min" in timer
-    cmd = box.commands(parse(FULL))[3]
+    cmd = box.commands(parse(FULL))[4]
     assert cmd.stdin_secret == "duckdnsToken" and TOKEN_FILE in cmd.create
     assert cmd.delete is not None and "disable --now wpfleet-duckdns.timer" in cmd.delete
 
@@ -102,7 +117,7 @@ def test_render_cli_writes_box_commands(tmp_path: Path) -> None:
     written = write_plan(box_plan(), tmp_path)
     names = sorted(p.name for p in written if p.parent.name == "commands")
     assert names == sorted([
-        "box-preflight.sh", "box-firewall.sh", "box-firewall.delete.sh", "box-ssh.sh",
+        "box-docker-access.sh", "box-preflight.sh", "box-firewall.sh", "box-firewall.delete.sh", "box-ssh.sh",
         "box-ssh.delete.sh", "box-duckdns.sh", "box-duckdns.delete.sh", "box-boot.sh"])
     assert (tmp_path / UPDATER.lstrip("/")).exists()
     assert (tmp_path / DROP_IN.lstrip("/")).exists()
