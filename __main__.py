@@ -57,8 +57,7 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
         network = Network(f"{site.name}-net", NetworkArgs(site=site.name, box=box))
         sites[site.name] = WordPressSite(site.name, WordPressSiteArgs(
             site=site, box=box, network=network,
-            wordpress_image_id=images.id_of(site.wordpress_image),
-            mariadb_image_id=images.id_of(site.mariadb_image),
+            images=(images.images[site.wordpress_image], images.images[site.mariadb_image]),
             after=(tools.site_files[site.name],),
             smtp_password=smtp_password_for(site, secrets.shared.smtp_passwords)))
         installs[site.name] = WordPressInstall(f"{site.name}-install", WordPressInstallArgs(
@@ -70,7 +69,7 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
     for backend in stack.backends:
         if backend.image:
             BackendService(backend.name, BackendServiceArgs(
-                backend=backend, box=box, image_id=images.id_of(backend.image),
+                backend=backend, box=box, image=images.images[backend.image],
                 secret_env=secrets.shared.backend_secrets, after=[setup.preflight]))
 
     if stack.backup is not None and secrets.shared.restic_password is not None:
@@ -86,6 +85,7 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
 
     return {
         "dockerHost": box.docker_host,
+        "images": images.ids(),  # reference -> the image ID it had when pulled
         "sites": {name: {"urls": s.urls, "hostPorts": s.host_ports,
                          "containers": s.container_names,
                          "certificate": certs[name].live_path if name in certs else None}
@@ -104,6 +104,7 @@ if fleet.legacy:  # a wpfleet:box stack: today's outputs
     pulumi.export("dockerHost", only["dockerHost"])
     pulumi.export("sites", only["sites"])
     pulumi.export("backends", only["backends"])
+    pulumi.export("images", only["images"])
 else:  # grouped by box: `pulumi stack output boxes`
     pulumi.export("boxes", {name: {k: v for k, v in d.items() if k != "adminPasswords"}
                             for name, d in deployed.items()})

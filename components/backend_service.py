@@ -32,7 +32,7 @@ def labels(backend: BackendConfig) -> list[docker.ContainerLabelArgs]:
 class BackendServiceArgs:
     backend: BackendConfig  # validated backend entry with `image` and `port`
     box: Box  # Docker provider of the box
-    image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
+    image: pulumi.Resource  # the shared RemoteImage of backend.image: the container waits for it
     secret_env: pulumi.Output[Any] | None = None  # wpfleet:backendSecrets (secret Output)
     after: list[pulumi.Resource] | None = None  # e.g. the box preflight
 
@@ -62,7 +62,9 @@ class BackendService(pulumi.ComponentResource):
                 lambda s: plain_env(b) + secret_env_values(b, s)))
         self.container_name = f"wpfleet-{b.name}"
         self.container = docker.Container(
-            f"{name}-container", name=self.container_name, image=args.image_id,
+            # the configured reference, not the pulled ID: a tag pulled again on the box never
+            # replaces the container; a new reference in the config does (images.py)
+            f"{name}-container", name=self.container_name, image=b.image,
             restart="unless-stopped", envs=envs, memory=b.memory_mb, labels=labels(b),
             destroy_grace_seconds=10,  # SIGTERM first on replace/remove, not SIGKILL
             memory_swap=b.memory_mb,  # = memory: Docker's 2x default refuses a later raise
@@ -71,6 +73,6 @@ class BackendService(pulumi.ComponentResource):
             # a fixed container name and host port: the old container must go first
             opts=pulumi.ResourceOptions(parent=self, provider=args.box.provider,
                                         delete_before_replace=True,
-                                        depends_on=list(args.after or [])))
+                                        depends_on=[*(args.after or []), args.image]))
         self.url = f"http://127.0.0.1:{b.port}"
         self.register_outputs({"containerName": self.container_name, "url": self.url})

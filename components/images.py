@@ -1,4 +1,11 @@
-"""One `RemoteImage` per distinct image reference on the box, shared by every site."""
+"""One `RemoteImage` per distinct image reference on the box, shared by every site.
+
+Containers name the configured reference (`wordpress:6.8.3-php8.3-apache`), not the pulled
+image ID, and wait for the pull. The provider reads a container's image back as the reference
+it was created with, so a tag pulled again on the box (a new ID behind the same name) never
+replaces a container, even after `pulumi refresh`; an upgrade is a new reference in the config.
+`ids()` shows the image ID each reference had when it was pulled (the stack output `images`).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +42,6 @@ class Images(pulumi.ComponentResource):
                                             depends_on=list(args.after)))
         self.register_outputs({"images": sorted(self.images)})
 
-    def id_of(self, ref: str) -> pulumi.Output[str]:
-        """The local image ID: containers reference it so a tag/digest diff never replaces them."""
-        return self.images[ref].image_id
+    def ids(self) -> dict[str, pulumi.Output[str]]:
+        """The local image ID of every reference, as pulled (for the `images` output)."""
+        return {ref: image.image_id for ref, image in sorted(self.images.items())}

@@ -84,8 +84,9 @@ class WordPressSiteArgs:
     site: SiteConfig  # validated site entry
     box: Box  # Docker provider of the box
     network: Network  # this site's own networks
-    wordpress_image_id: pulumi.Input[str]  # from the shared RemoteImage (an image ID, not a tag)
-    mariadb_image_id: pulumi.Input[str]
+    # the shared RemoteImages of site.wordpress_image and site.mariadb_image: the containers
+    # name the configured reference (tag) and wait for these pulls (see images.py)
+    images: tuple[pulumi.Resource, ...] = ()
     # the command writing the files the replicas mount (PHP ini, mail plugin): render/wordpress/php.py
     after: tuple[pulumi.Resource, ...] = ()
     smtp_password: pulumi.Output[str] | None = None  # secret; for sites whose smtp has a user
@@ -126,7 +127,7 @@ class WordPressSite(pulumi.ComponentResource):
 
         db_name = f"wpfleet-{site.name}-db"
         self.db = docker.Container(
-            f"{name}-db", name=db_name, image=args.mariadb_image_id, restart="unless-stopped",
+            f"{name}-db", name=db_name, image=site.mariadb_image, restart="unless-stopped",
             envs=_env(db_password, root_password, mariadb_env),
             # only on the internal network: no published port, no egress. No network_mode: with
             # networks_advanced the provider detaches the default bridge before the first start,
@@ -144,7 +145,8 @@ class WordPressSite(pulumi.ComponentResource):
             # provider's default) and Docker's 10 s on `docker stop` or a reboot
             destroy_grace_seconds=DB_STOP_SECONDS, stop_timeout=DB_STOP_SECONDS,
             memory_swap=site.db_memory_mb,  # = memory: no swap, and a later raise is accepted
-            labels=labels(site.name, "db"), opts=docker_child.merge(replace))
+            labels=labels(site.name, "db"), opts=docker_child.merge(replace).merge(
+                pulumi.ResourceOptions(depends_on=list(args.images))))
 
         wp_env = _env(db_password, salt_block,
                       lambda pw, block: wordpress_env(site, pw, split_salts(block)))
@@ -155,10 +157,10 @@ class WordPressSite(pulumi.ComponentResource):
         for i, port in enumerate(site.ports):
             # replica 0 copies WordPress into the shared empty volume; the others wait for it
             after: list[pulumi.Resource] = [self.db] if i == 0 else [self.replicas[0]]
-            after += args.after
+            after += [*args.after, *args.images]
             self.replicas.append(docker.Container(
                 f"{name}-wp-{i}", name=f"wpfleet-{site.name}-wp-{i}",
-                image=args.wordpress_image_id, restart="unless-stopped", envs=wp_env,
+                image=site.wordpress_image, restart="unless-stopped", envs=wp_env,
                 ports=[docker.ContainerPortArgs(internal=80, external=port, ip="127.0.0.1",
                                                 protocol="tcp")],
                 networks_advanced=[

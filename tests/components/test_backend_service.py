@@ -49,7 +49,7 @@ def test_container_is_loopback_only_restarts_and_is_limited(graph: Graph) -> Non
     assert rec.parent_urn == graph.get("node", "wpfleet:index:BackendService").urn
     assert rec.provider.startswith(graph.get("box-docker").urn)
     image = graph.get("image-node-22-1-0")
-    assert rec.inputs["image"] == image.outputs["imageId"]
+    assert rec.inputs["image"] == "node:22.1.0" and image.urn in rec.deps
 
 
 def test_env_and_secret_env_are_sent_as_secret(graph: Graph) -> None:

@@ -98,12 +98,20 @@ def test_children_parented_and_on_box_provider(graph: Graph) -> None:
         assert r.inputs["restart"] == "unless-stopped"
 
 
-def test_images_pulled_once_and_referenced_by_id(graph: Graph) -> None:
+def test_images_pulled_once_and_referenced_by_their_configured_reference(graph: Graph) -> None:
+    """Containers name the configured tag and wait for its pull: a tag pulled again on the box
+    (a new image ID) must not replace them (issue 20 item 8); the provider reads a container's
+    image back as the reference it was created with."""
     images = graph.of_type("docker:index/remoteImage:RemoteImage")
     assert sorted(i.inputs["name"] for i in images) == sorted(
         {BASE_CONFIG_IMAGE_WP, BASE_CONFIG_IMAGE_DB, WPCLI_IMAGE})
+    by_ref = {i.inputs["name"]: i.urn for i in images}
     for c in graph.of_type(CONTAINER):
-        assert re.fullmatch(r"sha256:\d+", c.inputs["image"]), c.inputs["image"]
+        ref = BASE_CONFIG_IMAGE_DB if c.name.endswith("-db") else BASE_CONFIG_IMAGE_WP
+        assert c.inputs["image"] == ref, c.name
+        assert by_ref[ref] in c.deps, c.name
+    assert graph.outputs["images"] == {ref: i.outputs["imageId"] for i in images
+                                       for ref in [i.inputs["name"]]}
 
 
 def test_site_data_survives_removing_the_site(graph: Graph) -> None:

@@ -3,7 +3,7 @@
 `plan/resources.yaml` lists every resource `pulumi up` would register, each after its parent.
 For each site (and each backend wpfleet runs as a container), `plan/<sites|backends>/<name>.yaml`
 gathers its containers and the networks, volumes and images they use — found through the
-containers' own inputs (network names, volume names, image IDs), not a hand-kept list — plus
+containers' own inputs (network names, volume names, image references), not a hand-kept list — plus
 the rest of its component.
 """
 
@@ -71,12 +71,12 @@ def _group(resources: list[Resource], root: Resource) -> dict[str, list[Resource
     containers = [r for r in own if r.type == CONTAINER]
     nets = {n.get("name") for c in containers for n in c.inputs.get("networksAdvanced", [])}
     vols = {v.get("volumeName") for c in containers for v in c.inputs.get("volumes", [])}
-    image_ids = {c.inputs.get("image") for c in containers}
+    image_refs = {c.inputs.get("image") for c in containers}
 
     def used(r: Resource) -> bool:
         name = r.inputs.get("name")
         return (r.type == NETWORK and name in nets) or (r.type == VOLUME and name in vols) \
-            or (r.type == IMAGE and f"<image id of {name}>" in image_ids)
+            or (r.type == IMAGE and name in image_refs)
 
     picked = own + [r for r in resources if r not in own and used(r)]
     groups: dict[str, list[Resource]] = {"containers": [], "networks": [], "volumes": [],
