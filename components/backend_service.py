@@ -67,7 +67,8 @@ class BackendService(pulumi.ComponentResource):
             f"{name}-container", name=self.container_name, image=b.image,
             restart="unless-stopped", envs=envs, memory=b.memory_mb, labels=labels(b),
             destroy_grace_seconds=10,  # SIGTERM first on replace/remove, not SIGKILL
-            memory_swap=b.memory_mb,  # = memory: Docker's 2x default refuses a later raise
+            # = memory: Docker's 2x default refuses a later raise (-1 where swap is not limited)
+            memory_swap=args.box.memory_swap(b.memory_mb),
             ports=[docker.ContainerPortArgs(internal=b.container_port or b.port,
                                             external=b.port, ip="127.0.0.1", protocol="tcp")],
             # a fixed container name and host port: the old container must go first

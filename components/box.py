@@ -24,6 +24,8 @@ LOCAL_DOCKER = "unix:///var/run/docker.sock"
 KEY_DIR = "~/.wpfleet"
 # box-docker-access prints this; it changes whenever box.user is (re-)added to the docker group
 ACCESS_STAMP_RE = re.compile(r"docker-access-stamp=([0-9a-z]{1,24})")
+# box-docker-access prints whether the box's Docker enforces swap limits (`docker info`)
+SWAP_LIMIT_RE = re.compile(r"docker-swap-limit=(\w+)")
 
 
 def docker_ssh_opts(known_hosts: str, key_file: str | None, stamp: str = "0") -> list[str]:
@@ -48,6 +50,21 @@ def access_stamp(access_stdout: str | None) -> str:
     """The docker-access stamp box-docker-access printed ("0" before the first run)."""
     found = ACCESS_STAMP_RE.search(access_stdout or "")
     return found.group(1) if found else "0"
+
+
+def swap_limit(access_stdout: str | None) -> bool:
+    """Whether the box's Docker enforces swap limits; yes unless it said false."""
+    found = SWAP_LIMIT_RE.search(access_stdout or "")
+    return not (found and found.group(1) == "false")
+
+
+def memory_swap(memory_mb: int, enforced: bool) -> int:
+    """The container's memory_swap: equal to memory (no swap; a later raise is accepted).
+
+    A daemon without swap accounting stores -1 whatever it is sent and reads it back so: sent
+    anything else, the provider would show an update at every `up` (issue 20 item 6).
+    """
+    return memory_mb if enforced else -1
 
 
 def key_problem(private_key: str) -> str | None:
@@ -140,6 +157,7 @@ class Box(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._provider: docker.Provider | None = None
+        self._swap_limit: pulumi.Output[bool] | None = None
         self.name_prefix = args.name_prefix
         self.local = args.host == "local"
         self.docker_host = LOCAL_DOCKER if self.local else f"ssh://{args.user}@{args.host}:{args.port}"
@@ -163,6 +181,7 @@ class Box(pulumi.ComponentResource):
         unknown after adding a site, and with them every Docker resource as an update.
         """
         stdout: pulumi.Output[str] = getattr(access, "stdout", pulumi.Output.from_input(""))
+        self._swap_limit = stdout.apply(swap_limit)
         host: pulumi.Input[str] = self.docker_host
         ssh_opts: pulumi.Input[list[str]] | None = None
         if self.local:
@@ -177,6 +196,12 @@ class Box(pulumi.ComponentResource):
             f"{self._name}-docker", host=host, ssh_opts=ssh_opts,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access, preflight]))
         return self._provider
+
+    def memory_swap(self, memory_mb: int) -> pulumi.Output[int]:
+        """A container's memory_swap for this box's Docker (see `memory_swap`)."""
+        if self._swap_limit is None:
+            raise AssertionError("Box.memory_swap is used before Box.open_docker(access, preflight)")
+        return self._swap_limit.apply(lambda enforced: memory_swap(memory_mb, enforced))
 
     def _local_host(self, user: str) -> str:
         problem = local_docker_problem(user)

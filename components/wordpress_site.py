@@ -144,7 +144,8 @@ class WordPressSite(pulumi.ComponentResource):
             # SIGTERM and time to flush InnoDB, instead of SIGKILL on replace/remove (the
             # provider's default) and Docker's 10 s on `docker stop` or a reboot
             destroy_grace_seconds=DB_STOP_SECONDS, stop_timeout=DB_STOP_SECONDS,
-            memory_swap=site.db_memory_mb,  # = memory: no swap, and a later raise is accepted
+            # = memory: no swap, and a later raise is accepted (-1 where Docker limits no swap)
+            memory_swap=args.box.memory_swap(site.db_memory_mb),
             labels=labels(site.name, "db"), opts=docker_child.merge(replace).merge(
                 pulumi.ResourceOptions(depends_on=list(args.images))))
 
@@ -184,7 +185,7 @@ class WordPressSite(pulumi.ComponentResource):
                 # the digest of the mounted ini/mail plugin: a change re-creates the replica
                 labels=[*labels(site.name, "wordpress"), docker.ContainerLabelArgs(
                     label="org.wpfleet.files", value=wp_php.files_digest(site))],
-                memory_swap=site.memory_mb,  # = memory: see the DB container
+                memory_swap=args.box.memory_swap(site.memory_mb),  # see the DB container
                 opts=docker_child.merge(replace).merge(pulumi.ResourceOptions(depends_on=after))))
 
         scheme = "https" if site.tls else "http"

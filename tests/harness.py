@@ -162,7 +162,7 @@ class RecordingMonitor(EngineMonitor):
 
 
 def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
-              preview: bool = False) -> Graph:
+              preview: bool = False, cloud: FakeCloud | None = None) -> Graph:
     """Run __main__.py once with this config; return every registered resource."""
     secrets = SECRETS if secrets is None else secrets
     values = {f"wpfleet:{k}": json.dumps(v) if isinstance(v, (dict, list)) else str(v)
@@ -170,7 +170,8 @@ def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
     values.update({f"wpfleet:{k}": v for k, v in secrets.items()})
     pulumi.runtime.set_all_config(values, [f"wpfleet:{k}" for k in secrets])
     settings.set_root_resource(None)  # type: ignore[arg-type]  # reset between runs
-    monitor = RecordingMonitor(FakeCloud())
+    cloud = cloud or FakeCloud()
+    monitor = RecordingMonitor(cloud)
     outputs: dict[str, Any] = {}
     original_export = pulumi.export
     pulumi.export = lambda name, value: outputs.__setitem__(name, value)  # type: ignore[assignment]
@@ -183,7 +184,7 @@ def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
         return _resolve(outputs, resolved)
 
     try:
-        mocks.set_mocks(FakeCloud(), project="wpfleet", stack="test", preview=preview,
+        mocks.set_mocks(cloud, project="wpfleet", stack="test", preview=preview,
                         monitor=monitor)
         mocks._sync_await(run_pulumi_func(program))
     finally:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from components.box import access_stamp, docker_ssh_opts, key_problem
+from components.box import access_stamp, docker_ssh_opts, key_problem, memory_swap, swap_limit
 from components.config import ConfigError, parse
-from tests.harness import BASE_CONFIG, HOST_KEY, ROOT, SECRETS, Graph, Rec, run_stack
+from tests.harness import BASE_CONFIG, HOST_KEY, ROOT, SECRETS, FakeCloud, Graph, Rec, run_stack
 
 CONTAINER = "docker:index/container:Container"
 
@@ -75,6 +75,34 @@ def test_every_container_sets_memory_swap_equal_to_memory(graph: Graph) -> None:
     for c in containers:
         memory = c.inputs["memory"]
         assert memory > 0 and c.inputs.get("memorySwap") == memory, (c.name, c.inputs)
+
+
+class NoSwapAccounting(FakeCloud):
+    """box-docker-access on a box whose Docker reports SwapLimit false (`docker info`)."""
+
+    def new_resource(self, args: Any) -> tuple[str, dict]:
+        rid, state = super().new_resource(args)
+        if args.name == "box-docker-access":
+            state["stdout"] = "docker-access-stamp=0\ndocker-swap-limit=false\n"
+        return rid, state
+
+
+def test_without_swap_accounting_every_container_sends_what_docker_reads_back() -> None:
+    """Such a daemon stores MemorySwap=-1 whatever it is sent; anything else would show as an
+    update at every `up` (issue 20 item 6)."""
+    graph = run_stack(full_config(), {**SECRETS, "backendSecrets": json.dumps({})},
+                      cloud=NoSwapAccounting())
+    containers = graph.of_type(CONTAINER)
+    assert len(containers) >= 5
+    assert all(c.inputs.get("memorySwap") == -1 for c in containers), \
+        [(c.name, c.inputs.get("memorySwap")) for c in containers]
+
+
+def test_swap_limit_from_the_access_output() -> None:
+    assert swap_limit("docker-access-stamp=0\ndocker-swap-limit=true\n")
+    assert not swap_limit("docker-access-stamp=0\ndocker-swap-limit=false\n")
+    assert swap_limit("") and swap_limit("docker-swap-limit=unknown")  # older state, no daemon
+    assert memory_swap(512, True) == 512 and memory_swap(512, False) == -1
 
 
 # ---- host keys: one policy for both connections ----

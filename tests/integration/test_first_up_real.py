@@ -10,6 +10,7 @@ sessions keep the old groups): the ControlPath carries box-docker-access's stamp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -132,6 +133,8 @@ def test_preflight_gives_a_non_root_user_docker_and_a_fresh_control_path(
         assert checked.returncode == 0, checked.stderr
         stamp = access_stamp(first.stdout)
         assert stamp != "0"
+        # what the real daemon says of swap accounting (Box sets memory_swap from it)
+        assert re.search(r"^docker-swap-limit=(true|false)$", first.stdout, re.M), first.stdout
         assert etc.stat().st_mode & 0o777 == 0o700
 
         # the old master still serves sessions with the old groups: Docker refuses them

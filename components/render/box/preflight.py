@@ -86,6 +86,9 @@ def docker_access(stack: StackConfig) -> BoxCommand:
         fi
         # read by Box: the Docker provider's ssh ControlPath changes with the group membership
         echo "docker-access-stamp=$stamp"
+        # read by Box: without swap accounting Docker stores MemorySwap=-1 whatever it is sent
+        swap_limit=$("$DOCKER" info --format '{{.SwapLimit}}' 2>/dev/null || true)
+        echo "docker-swap-limit=${swap_limit:-unknown}"
         """) % {"install": install, "docker_user": _docker_user(stack)}
     return BoxCommand(name="box-docker-access", create=script(body), update=script(body))
 
