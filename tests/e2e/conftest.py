@@ -23,3 +23,19 @@ def engine() -> Path:
 def pulumi_env(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """engine/env.sh's environment, with PULUMI_HOME, state and passphrase private to the run."""
     return engine_env(engine, tmp_path_factory.mktemp("pulumi"))
+
+
+# --- steps of a scenario: a failed step skips the ones after it (pytest's "incremental") ---
+_FAILED_STEP: dict[str, str] = {}
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    if "incremental" in item.keywords and call.excinfo is not None \
+            and not call.excinfo.errisinstance(pytest.skip.Exception):
+        _FAILED_STEP.setdefault(str(item.path), item.name)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    failed = _FAILED_STEP.get(str(item.path))
+    if "incremental" in item.keywords and failed is not None:
+        pytest.xfail(f"an earlier step failed: {failed}")
