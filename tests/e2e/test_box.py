@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.boxlib import (Box, BoxManager, iptables_rules, leftovers, run_box_sh,
-                              sysctl_changes, sysctls)
+from tests.e2e.boxlib import Box, BoxManager, iptables_rules, leftovers, run_box_sh, sysctl_changes, sysctls
 
 
 def tcp_open(address: str, port: int, timeout: float = 3) -> bool:
