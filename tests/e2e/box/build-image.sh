@@ -50,6 +50,8 @@ rm -f /etc/ssh/ssh_host_*
 rm -f /var/lib/dbus/machine-id
 echo wpfleet-box >/etc/hostname
 echo 'LANG=C.UTF-8' >/etc/default/locale
+# a persistent journal, as on Ubuntu (minbase leaves it in /run: lost at every reboot)
+install -d -g systemd-journal -m 2755 /var/log/journal
 install -d -m 0700 /root/.ssh
 # root logs in by key only (root has no password; PasswordAuthentication no as on cloud images)
 passwd -d root >/dev/null 2>&1 || true
