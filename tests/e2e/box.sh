@@ -99,13 +99,19 @@ start_bg() {  # start_bg NAME CMD...: a daemon in its own session, pid in $RUN/p
   echo $! >"$RUN/pids/$name.pid"
 }
 
+alive() {  # alive PID: running (a zombie waiting for the machine's init to reap it is not)
+  local s
+  s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$s" ] && [ "${s#Z}" = "$s" ]
+}
+
 kill_pidfile() {  # kill_pidfile FILE: TERM the process group, then KILL after 20 s
   local f=$1 pid i
   [ -f "$f" ] || return 0
   pid=$(cat "$f"); rm -f "$f"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  [ -n "$pid" ] && alive "$pid" || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  for i in $(seq 200); do alive "$pid" || return 0; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
 
