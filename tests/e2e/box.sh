@@ -10,7 +10,9 @@
 #
 # `start` on a box that already runs prints its lines again and changes nothing; `start
 # --fresh` stops it first and starts a brand-new box (what the e2e tests do, once per session).
-# Progress and timings go to stderr.
+# Progress and timings go to stderr. One box per machine (a lock serialises start and stop).
+# If tests/e2e/images/load.sh exists, start loads the stand-in images into the box's own
+# dockerd with it (WPFLEET_BOX_IMAGES=0 skips that); a failing load fails the start.
 #
 # Topology (nothing listens on the machine's own interfaces):
 #   network namespace wpfbox  <- veth wpfbox-h (10.213.255.1, machine) / wpfbox-n (.2, netns)
@@ -95,7 +97,8 @@ wait_for() {  # wait_for SECONDS WHAT CMD...: retry CMD until it succeeds
 
 start_bg() {  # start_bg NAME CMD...: a daemon in its own session, pid in $RUN/pids/NAME.pid
   local name=$1; shift
-  setsid "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null &
+  # fds 8 and 9 hold box.sh's locks: the daemons must not inherit them
+  setsid "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$RUN/pids/$name.pid"
 }
 
@@ -332,6 +335,10 @@ box_ssh() { ssh -F "$RUN/ssh_config" "root@$BOX_IP" "$@"; }
 
 load_images() {
   local t0
+  if [ "${WPFLEET_BOX_IMAGES:-1}" = 0 ]; then
+    say "WPFLEET_BOX_IMAGES=0: no stand-in images loaded into the box"
+    return 0
+  fi
   if [ ! -x "$HERE/images/load.sh" ]; then
     say "tests/e2e/images/load.sh not found: no stand-in images loaded into the box"
     return 0
@@ -402,8 +409,10 @@ cmd_start() {
     --userland-proxy=false --log-level warn
   wait_for 60 "the box's dockerd (logs: $RUN/logs/dockerd.log)" curl -sf --unix-socket "$SOCK" http://d/_ping
   say "network namespace and dockerd up in $(since "$t0")s"
-  # leftovers of a run that was killed before its stop
+  # leftovers of a run that was killed before its stop (dockerd restarts them at once, and
+  # creates the missing sources of their bind mounts as directories)
   dk rm -f "$BOX" "$SFTP" >/dev/null 2>&1 || true
+  rm -rf "$RUN/resolv.conf" "$RUN/sftp"
   dk volume rm "$VOLUME" >/dev/null 2>&1 || true
   dk network rm "$NETNS" >/dev/null 2>&1 || true
   ensure_image_loaded "$key"
@@ -468,9 +477,17 @@ cmd_status() {
   if running && [ -f "$RUN/env" ]; then print_lines; else echo "box.sh: no box running" >&2; return 1; fi
 }
 
+lock() {  # lock SECONDS: one box per machine, starts and stops never interleave
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/box.lock"
+  flock -w "$1" 8 && return 0
+  [ "$2" = stop ] || die "another box.sh start/stop holds $CACHE/box.lock"
+  say "another box.sh holds $CACHE/box.lock for ${1}s: stopping anyway"
+}
+
 case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) need_tools; cmd_stop ;;
+  start) shift; lock 900 start; cmd_start "$@" ;;
+  stop) need_tools; lock 120 stop; cmd_stop ;;
   status) cmd_status ;;
   *) echo "usage: $0 start [--fresh] | stop | status" >&2; exit 2 ;;
 esac

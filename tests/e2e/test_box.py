@@ -211,6 +211,23 @@ def test_apt_installs_apache2_and_the_machine_reaches_it(box: Box) -> None:
         assert r.status == 200
 
 
+def test_certbot_on_the_box_gets_a_certificate_by_http_01(box: Box) -> None:
+    """pebble validates through the box's Apache; the machine trusts the result with ca.pem."""
+    box.ssh("DEBIAN_FRONTEND=noninteractive apt-get install -y -q certbot >/dev/null", timeout=300)
+    box.ssh(f"certbot certonly -n --agree-tos -m admin@blog.test --server "
+            f"{box.env['WPFLEET_BOX_ACME_DIR']} --webroot -w /var/www/html -d blog.test"
+            " >/dev/null", timeout=300)
+    box.ssh("a2enmod -q ssl && a2ensite -q default-ssl && sed -i"
+            " -e 's#/etc/ssl/certs/ssl-cert-snakeoil.pem#/etc/letsencrypt/live/blog.test/fullchain.pem#'"
+            " -e 's#/etc/ssl/private/ssl-cert-snakeoil.key#/etc/letsencrypt/live/blog.test/privkey.pem#'"
+            " /etc/apache2/sites-available/default-ssl.conf && systemctl reload apache2")
+    curl = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", box.env["WPFLEET_BOX_CA"],
+         "--resolve", f"blog.test:443:{box.address}", "https://blog.test/"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert curl.stdout == "200", curl.stderr
+
+
 def test_ufw_inside_really_blocks_the_port_from_outside(box: Box) -> None:
     assert tcp_open(box.address, 80)
     box.ssh("ufw allow 22/tcp >/dev/null && ufw deny 80/tcp >/dev/null"
