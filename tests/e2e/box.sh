@@ -443,6 +443,24 @@ cmd_start() {
   print_lines
 }
 
+cgroup_procs() {  # the processes in the cgroups under our parent (the containers' processes)
+  find /sys/fs/cgroup/pids/"$CGROUP_PARENT" /sys/fs/cgroup/systemd/"$CGROUP_PARENT" \
+    /sys/fs/cgroup/unified/"$CGROUP_PARENT" /sys/fs/cgroup/"$CGROUP_PARENT" \
+    -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
+}
+
+kill_cgroup_procs() {
+  local pids i
+  for i in $(seq 50); do
+    pids=$(for p in $(cgroup_procs); do alive "$p" && echo "$p"; done)
+    [ -n "$pids" ] || return 0
+    [ "$i" = 1 ] && [ -S "$SOCK" ] && say "killing container processes dockerd no longer knows:" $pids
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.2
+  done
+  say "processes left in the cgroups under /$CGROUP_PARENT: $(cgroup_procs | tr '\n' ' ')"
+}
+
 cmd_stop() {
   local t0 pid m
   t0=$(now)
@@ -454,11 +472,15 @@ cmd_stop() {
   for pid in "$RUN"/pids/*.pid; do
     [ -e "$pid" ] && [ "$pid" != "$RUN/pids/dockerd.pid" ] && kill_pidfile "$pid"
   done
+  # a dockerd that was killed leaves its containers running (their shims outlive it): every
+  # process of theirs sits in a cgroup under our parent; kill them before their shims
+  kill_cgroup_procs
   kill_pidfile "$RUN/pids/dockerd.pid"
   # anything still running from our exec root (containerd, shims of a killed dockerd)
   for pid in $(ps -eo pid= -o args= | awk -v r="$RUN/exec" 'index($0, r) {print $1}'); do
     kill -KILL "$pid" 2>/dev/null || true
   done
+  kill_cgroup_procs
   # mounts a killed dockerd can leave (deepest first)
   for m in $(awk -v a="$RUN" -v b="$CACHE/docker" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
@@ -466,9 +488,17 @@ cmd_stop() {
   ip netns del "$NETNS" 2>/dev/null || true
   ip link del "$VETH_HOST" 2>/dev/null || true
   # cgroups the box's systemd and inner dockerd made under our parent (empty once all is dead)
-  for m in /sys/fs/cgroup/*/"$CGROUP_PARENT" /sys/fs/cgroup/"$CGROUP_PARENT"; do
-    [ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  local i
+  for i in $(seq 50); do
+    for m in /sys/fs/cgroup/*/"$CGROUP_PARENT" /sys/fs/cgroup/"$CGROUP_PARENT"; do
+      [ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    compgen -G "/sys/fs/cgroup/*/$CGROUP_PARENT" >/dev/null || break
+    sleep 0.2
   done
+  if compgen -G "/sys/fs/cgroup/*/$CGROUP_PARENT" >/dev/null; then
+    say "could not remove the cgroups under /$CGROUP_PARENT (processes left: $(cgroup_procs | tr '\n' ' '))"
+  fi
   rm -rf "$RUN"
   say "stopped in $(since "$t0")s"
 }

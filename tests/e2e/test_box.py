@@ -194,6 +194,17 @@ def test_reboot_comes_back_with_state_kept(box: Box) -> None:
     assert box.ssh("docker info --format '{{.Driver}}'").stdout.strip() == "overlay2"
 
 
+def test_restarting_the_container_is_a_power_cycle_with_state_kept(box: Box) -> None:
+    box.ssh("touch /root/survives-restart /run/gone-after-restart")
+    t0 = time.monotonic()
+    box.docker("restart", "wpfbox")
+    box.wait_ssh()
+    print(f"docker restart: ssh back in {time.monotonic() - t0:.1f}s")
+    box.ssh("test -e /root/survives-restart && ! test -e /run/gone-after-restart")
+    state = box.ssh("systemctl is-system-running --wait", check=False, timeout=90).stdout.strip()
+    assert state == "running", box.ssh("systemctl --failed", check=False).stdout
+
+
 def test_the_machine_s_sysctls_are_untouched_while_the_box_runs(
         box: Box, box_manager: BoxManager) -> None:
     assert sysctl_changes(box_manager.sysctls_before, sysctls()) == []
