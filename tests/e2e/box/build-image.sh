@@ -14,7 +14,7 @@ SUITE=bookworm
 # minbase + what an Ubuntu server has that wpfleet or the tests touch
 PACKAGES=(
   systemd systemd-sysv dbus libpam-systemd openssh-server sudo curl ca-certificates openssl
-  ufw iptables iproute2 procps kmod less nano cron python3 nodejs
+  ufw iptables iproute2 procps kmod less nano cron logrotate tzdata python3 nodejs
   docker.io tini
 )
 ROOT=$(mktemp -d /var/tmp/wpfleet-box-rootfs.XXXXXX)
