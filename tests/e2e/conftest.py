@@ -1,12 +1,19 @@
 """Fixtures for the end-to-end tests: the real Pulumi engine (engine/build.sh) on a copy of the
-program (tests/e2e/pulumi_cli.py), and the test box of tests/e2e/box.sh (docs/testing.md)."""
+program (tests/e2e/pulumi_cli.py), and the test box of tests/e2e/box.sh (docs/testing.md).
+
+`box` gives a running box (one per pytest session, started fresh the first time a test asks for
+it, and again after a test stopped it); `box_manager` can stop it, or start a fresh one. The box
+is stopped when the session ends. Helpers the tests share live in tests/e2e/boxlib.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.boxlib import Box, BoxManager, missing_tools
 from tests.e2e.pulumi_cli import build_engine, engine_env
 
 
@@ -23,6 +30,23 @@ def engine() -> Path:
 def pulumi_env(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """engine/env.sh's environment, with PULUMI_HOME, state and passphrase private to the run."""
     return engine_env(engine, tmp_path_factory.mktemp("pulumi"))
+
+
+@pytest.fixture(scope="session")
+def box_manager() -> Iterator[BoxManager]:
+    why = missing_tools()
+    if why:
+        pytest.skip(why)
+    manager = BoxManager()
+    try:
+        yield manager
+    finally:
+        manager.stop()
+
+
+@pytest.fixture
+def box(box_manager: BoxManager) -> Box:
+    return box_manager.ensure()
 
 
 # --- steps of a scenario: a failed step skips the ones after it (pytest's "incremental") ---

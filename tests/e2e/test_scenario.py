@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.boxlib import BoxManager
 from tests.e2e.pulumi_cli import Project, steps_by_op
 
 pytestmark = [pytest.mark.e2e, pytest.mark.incremental]
@@ -110,8 +111,10 @@ def _timed(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def scenario(box: Any, pulumi_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-             ) -> Scenario:
+def scenario(box_manager: BoxManager, pulumi_env: dict[str, str],
+             tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    box_manager.stop()  # a fresh box: the box's own tests may have installed Apache on it
+    box = box_manager.ensure()
     project = Project.copy_of_program(tmp_path_factory.mktemp("scenario") / "project", pulumi_env)
     s = Scenario(box, project)
     project.init(config_for(box, port=22, new_port=2222))
