@@ -122,10 +122,13 @@ def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-1" in log
     assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
                for i in (0, 1))
-    # what was live before the restore is kept beside the volume
-    prev = box.html("blog").parent / "before-restore"
+    # what was live before the restore is kept beside the volume, as this restore's undo
+    undos = list((box.html("blog").parent / "before-restore").iterdir())
+    assert len(undos) == 1
+    prev = undos[0]
     assert (prev / "files/wp-content/uploads/shell.php").exists()
     assert "wp_evil" in (prev / "db.sql").read_text()
+    assert "restored=run 20260301T030000Z of blog into blog" in (prev / "restore.info").read_text()
 
     assert box.run("wpfleet-restore", "blog").returncode == 0  # latest = the second run
     assert box.dbs["blog"].fingerprint() == second_db
@@ -392,3 +395,82 @@ def test_file_swap_failing_midway_puts_the_previous_site_back(box: Box) -> None:
     assert file_hashes(box.html("blog")) == live_files  # no restored file left in the volume
     assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
                for i in (0, 1))
+
+
+def undo_dirs(b: Box, site: str = "blog") -> list[Path]:
+    return sorted(p for p in (b.html(site).parent / "before-restore").iterdir()
+                  if p.is_dir() and p.name[:1].isdigit())
+
+
+def test_a_restore_that_cannot_go_ahead_leaves_the_earlier_undos_alone(box: Box) -> None:
+    """Issue 20 item 11: the DB container stopped (or its dump failing): nothing is touched."""
+    box.add_site("blog")
+    seed(box, "blog")
+    backed_up_then_changed(box)
+    assert box.run("wpfleet-restore", "blog").returncode == 0  # an undo of that restore
+    undos = box.html("blog").parent / "before-restore"
+    kept = file_hashes(undos)
+    assert len(kept) >= 5 and any(k.endswith("shell.php") for k in kept)
+    mutate(box, "blog")  # the site changed again since: a restore would change it
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+
+    # the database container was stopped by hand
+    (box.fake / "containers/wpfleet-blog-db/running").unlink()
+    (box.fake / "docker.log").unlink()
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0 and "nothing was changed" in r.stderr
+    assert file_hashes(undos) == kept  # the previous undo, path for path
+    assert "the database of blog (wpfleet-blog-db) does not answer (Error: container " \
+        "wpfleet-blog-db is not running): start it (docker start wpfleet-blog-db) and try " \
+        "again; nothing was changed" in r.stderr
+    assert "docker stop" not in (box.fake / "docker.log").read_text()  # replicas never stopped
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert file_hashes(box.html("blog")) == live_files
+
+    # it answers, but the dump of the current database fails: this run's own undo goes, the
+    # earlier one stays, the replicas are started again
+    (box.fake / "containers/wpfleet-blog-db/running").touch()
+    dump = box.fake / "in-container/mariadb-dump"
+    dump.write_text("#!/bin/sh\necho 'mariadb-dump: Got error: 2013: Lost connection' >&2\nexit 2\n")
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0
+    assert "cannot dump the current database of blog first (mariadb-dump: Got error: 2013: " \
+        "Lost connection ); nothing was changed" in r.stderr
+    assert file_hashes(undos) == kept
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert file_hashes(box.html("blog")) == live_files
+
+
+def test_each_restore_keeps_its_own_undo_and_the_last_three_stay(box: Box) -> None:
+    """Issue 20 item 11: one undo per restore (timestamped), the newest UNDO_KEEP kept."""
+    from components.render.backup.wpfleet_restore import UNDO_KEEP
+
+    box.add_site("blog", replicas=1)
+    seed(box, "blog")
+    repository(box)
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
+    # an undo left by an earlier wpfleet (before-restore/db.sql and files/): never touched
+    legacy = box.html("blog").parent / "before-restore"
+    (legacy / "files").mkdir(parents=True)
+    (legacy / "db.sql").write_text("-- the previous layout\n")
+    (legacy / "files/index.php").write_text("old\n")
+    states = []
+    for i in range(UNDO_KEEP + 2):
+        box.dbs["blog"].sql(f"INSERT INTO wp_options VALUES ('marker', 'state {i}') "
+                            f"ON DUPLICATE KEY UPDATE option_value='state {i}'")
+        (box.html("blog") / "marker.txt").write_text(f"state {i}\n")
+        states.append(f"state {i}")
+        r = box.run("wpfleet-restore", "blog")
+        assert r.returncode == 0, r.stderr
+    undos = undo_dirs(box)
+    assert len(undos) == UNDO_KEEP
+    # the newest undos, in order: each holds what was live before its own restore
+    for undo, state in zip(undos, states[-UNDO_KEEP:], strict=True):
+        assert f"'marker','{state}'" in (undo / "db.sql").read_text()
+        assert (undo / "files/marker.txt").read_text() == f"{state}\n"
+        assert "restored=run 20260301T030000Z of blog into blog" in (undo / "restore.info").read_text()
+    assert "removed the undo" in r.stdout
+    assert (legacy / "db.sql").read_text() == "-- the previous layout\n"
+    assert (legacy / "files/index.php").exists()
