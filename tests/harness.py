@@ -61,6 +61,10 @@ class Rec:
     property_deps: dict[str, set[str]] = field(default_factory=dict)
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    protect: bool = False
+    # the other resource options that can make the engine replace, skip or keep a resource
+    # (ignoreChanges, replaceOnChanges, aliases, customTimeouts, deletedWith...), as sent
+    options: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)  # what the mock returned
 
 
@@ -150,6 +154,8 @@ class RecordingMonitor(EngineMonitor):
                 property_deps={k: set(v.urns) for k, v in request.propertyDependencies.items()},
                 delete_before_replace=request.deleteBeforeReplace,
                 retain_on_delete=request.retainOnDelete,
+                protect=request.protect,
+                options=_options(request),
             )
             self.records.append(rec)
             self.by_urn[rec.urn] = rec
@@ -159,6 +165,19 @@ class RecordingMonitor(EngineMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if urn in self.by_urn:  # registrations run on several threads: match by URN
             self.by_urn[urn].outputs = rpc.deserialize_properties(response.object)
+
+
+OPTION_FIELDS = ("ignoreChanges", "replaceOnChanges", "aliasURNs", "aliasSpecs", "aliases",
+                 "customTimeouts", "deletedWith", "replaceWith", "replacementTrigger",
+                 "hideDiffs", "importId")  # JSON names of RegisterResourceRequest fields
+
+
+def _options(request: Any) -> dict[str, Any]:
+    slim = type(request)()
+    slim.CopyFrom(request)
+    slim.ClearField("object")  # the inputs are recorded apart
+    as_dict = json_format.MessageToDict(slim)
+    return {k: as_dict[k] for k in OPTION_FIELDS if k in as_dict}
 
 
 def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,10 +124,13 @@ def test_round_trip_restores_rows_and_files_exactly(box: Box) -> None:
     assert "docker stop wpfleet-blog-wp-0" in log and "docker start wpfleet-blog-wp-1" in log
     assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
                for i in (0, 1))
-    # what was live before the restore is kept beside the volume
-    prev = box.html("blog").parent / "before-restore"
+    # what was live before the restore is kept beside the volume, as this restore's undo
+    undos = list((box.html("blog").parent / "before-restore").iterdir())
+    assert len(undos) == 1
+    prev = undos[0]
     assert (prev / "files/wp-content/uploads/shell.php").exists()
     assert "wp_evil" in (prev / "db.sql").read_text()
+    assert "restored=run 20260301T030000Z of blog into blog" in (prev / "restore.info").read_text()
 
     assert box.run("wpfleet-restore", "blog").returncode == 0  # latest = the second run
     assert box.dbs["blog"].fingerprint() == second_db
@@ -392,3 +397,191 @@ def test_file_swap_failing_midway_puts_the_previous_site_back(box: Box) -> None:
     assert file_hashes(box.html("blog")) == live_files  # no restored file left in the volume
     assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
                for i in (0, 1))
+
+
+def undo_dirs(b: Box, site: str = "blog") -> list[Path]:
+    return sorted(p for p in (b.html(site).parent / "before-restore").iterdir()
+                  if p.is_dir() and p.name[:1].isdigit())
+
+
+def test_a_restore_that_cannot_go_ahead_leaves_the_earlier_undos_alone(box: Box) -> None:
+    """Issue 20 item 11: the DB container stopped (or its dump failing): nothing is touched."""
+    box.add_site("blog")
+    seed(box, "blog")
+    backed_up_then_changed(box)
+    assert box.run("wpfleet-restore", "blog").returncode == 0  # an undo of that restore
+    undos = box.html("blog").parent / "before-restore"
+    kept = file_hashes(undos)
+    assert len(kept) >= 5 and any(k.endswith("shell.php") for k in kept)
+    mutate(box, "blog")  # the site changed again since: a restore would change it
+    live_db, live_files = box.dbs["blog"].fingerprint(), file_hashes(box.html("blog"))
+
+    # the database container was stopped by hand
+    (box.fake / "containers/wpfleet-blog-db/running").unlink()
+    (box.fake / "docker.log").unlink()
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0 and "nothing was changed" in r.stderr
+    assert file_hashes(undos) == kept  # the previous undo, path for path
+    assert "the database of blog (wpfleet-blog-db) does not answer (Error: container " \
+        "wpfleet-blog-db is not running): start it (docker start wpfleet-blog-db) and try " \
+        "again; nothing was changed" in r.stderr
+    assert "docker stop" not in (box.fake / "docker.log").read_text()  # replicas never stopped
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert file_hashes(box.html("blog")) == live_files
+
+    # it answers, but the dump of the current database fails: this run's own undo goes, the
+    # earlier one stays, the replicas are started again
+    (box.fake / "containers/wpfleet-blog-db/running").touch()
+    dump = box.fake / "in-container/mariadb-dump"
+    dump.write_text("#!/bin/sh\necho 'mariadb-dump: Got error: 2013: Lost connection' >&2\nexit 2\n")
+    r = box.run("wpfleet-restore", "blog")
+    assert r.returncode != 0
+    assert "cannot dump the current database of blog first (mariadb-dump: Got error: 2013: " \
+        "Lost connection ); nothing was changed" in r.stderr
+    assert file_hashes(undos) == kept
+    assert all((box.fake / "containers" / f"wpfleet-blog-wp-{i}" / "running").exists()
+               for i in (0, 1))
+    assert box.dbs["blog"].fingerprint() == live_db
+    assert file_hashes(box.html("blog")) == live_files
+
+
+def test_each_restore_keeps_its_own_undo_and_the_last_three_stay(box: Box) -> None:
+    """Issue 20 item 11: one undo per restore (timestamped), the newest UNDO_KEEP kept."""
+    from components.render.backup.wpfleet_restore import UNDO_KEEP
+
+    box.add_site("blog", replicas=1)
+    seed(box, "blog")
+    repository(box)
+    assert box.run("wpfleet-backup", BACKUP_TIME="2026-03-01 03:00:00").returncode == 0
+    # an undo left by an earlier wpfleet (before-restore/db.sql and files/): never touched
+    legacy = box.html("blog").parent / "before-restore"
+    (legacy / "files").mkdir(parents=True)
+    (legacy / "db.sql").write_text("-- the previous layout\n")
+    (legacy / "files/index.php").write_text("old\n")
+    states = []
+    for i in range(UNDO_KEEP + 2):
+        box.dbs["blog"].sql(f"INSERT INTO wp_options VALUES ('marker', 'state {i}') "
+                            f"ON DUPLICATE KEY UPDATE option_value='state {i}'")
+        (box.html("blog") / "marker.txt").write_text(f"state {i}\n")
+        states.append(f"state {i}")
+        r = box.run("wpfleet-restore", "blog")
+        assert r.returncode == 0, r.stderr
+    undos = undo_dirs(box)
+    assert len(undos) == UNDO_KEEP
+    # the newest undos, in order: each holds what was live before its own restore
+    for undo, state in zip(undos, states[-UNDO_KEEP:], strict=True):
+        assert f"'marker','{state}'" in (undo / "db.sql").read_text()
+        assert (undo / "files/marker.txt").read_text() == f"{state}\n"
+        assert "restored=run 20260301T030000Z of blog into blog" in (undo / "restore.info").read_text()
+    assert "removed the undo" in r.stdout
+    assert (legacy / "db.sql").read_text() == "-- the previous layout\n"
+    assert (legacy / "files/index.php").exists()
+
+
+# --- issue 20 item 12: a repository that cannot be written ------------------------------------
+
+def run_with_read_only(b: Box, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The program in a private mount namespace where `repo` is a read-only bind mount of itself
+    (as an NFS export mounted ro, or a backup disk remounted ro after errors, would be)."""
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(repo),
+         str(b.root / "bin" / args[0]), *args[1:]],
+        capture_output=True, text=True, env=b.env(), timeout=300)
+
+
+def test_read_only_repository_fails_fast_in_restics_words(box: Box) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (util-linux) for a read-only bind mount")
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = repository(box)
+    before = snapshots(box, repo)
+    t0 = time.monotonic()
+    r = run_with_read_only(box, repo, "wpfleet-backup")
+    took = time.monotonic() - t0
+    assert r.returncode != 0
+    assert f"cannot back up to the restic repository {repo}: cannot write to it: open " \
+        f"{repo}/locks/" in r.stderr and "read-only file system" in r.stderr, r.stderr
+    assert took < 20, f"took {took:.0f} s (restic alone retries for ~40 s)"
+    status = box.status("blog")
+    assert status["result"] == "failed"
+    assert status["message"].startswith(f"repository {repo}: cannot write to it: open ")
+    assert "read-only file system" in status["message"]
+    assert "docker exec" not in box.logs()  # failed before any dump
+    assert snapshots(box, repo) == before
+    # `--check` says the same instead of retrying
+    r = run_with_read_only(box, repo, "wpfleet-backup", "--check")
+    assert r.returncode != 0 and "read-only file system" in r.stderr
+    assert "read-only file system" in (box.state / "check.status").read_text()
+
+
+def test_locked_repository_fails_fast_naming_the_lock(box: Box) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    repo = repository(box)
+    # a live exclusive lock: `restic key passwd` holds one while it waits for the new password
+    # on its stdin (never given: the key is not changed)
+    holder = subprocess.Popen(
+        ["restic", "-r", str(repo), "key", "passwd"], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**box.env(), "RESTIC_PASSWORD_FILE": str(box.conf / "restic.password")})
+    try:
+        deadline = time.monotonic() + 60
+        while not any((repo / "locks").iterdir()):
+            assert holder.poll() is None and time.monotonic() < deadline, "no lock appeared"
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        r = box.run("wpfleet-backup")
+        took = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert r.returncode != 0
+    assert f"cannot back up to the restic repository {repo}: it is locked by another restic " \
+        f"process: unable to create lock in backend: repository is already locked exclusively " \
+        f"by PID {holder.pid}" in r.stderr, r.stderr
+    assert "remove the stale lock: restic unlock" in r.stderr
+    assert took < 20
+    assert box.status("blog")["result"] == "failed"
+    assert f"already locked exclusively by PID {holder.pid}" in box.status("blog")["message"]
+    assert "docker exec" not in box.logs()  # nothing dumped
+    box.restic(repo, "unlock")
+    assert box.run("wpfleet-backup").returncode == 0  # the password did not change
+
+
+# a restic whose `backup --stdin` fails at once without reading the dump (a full disk, a
+# repository turned read-only after the check): the dump then dies of SIGPIPE, silently
+FAILING_STDIN_BACKUP = """#!/bin/sh
+case " $* " in *" --stdin "*)
+  echo "Fatal: unable to save snapshot: write /srv/restic/data/3f: no space left on device" >&2
+  exit 1 ;;
+esac
+exec {restic} "$@"
+"""
+
+
+# `docker exec` on a box: its client dies of SIGPIPE (exit 141) without a word when restic
+# stops reading; the dump inside the container says nothing either (the reported empty reason)
+SILENT_CLIENT_DUMP = """#!/bin/sh
+/usr/bin/mariadb-dump --defaults-file="$WPFLEET_FAKE_CNF" "$@" 2>/dev/null | cat
+"""
+
+
+@pytest.mark.parametrize("dump", ["epipe", "sigpipe"])
+def test_restic_failing_during_the_dump_is_reported_as_restics_failure(box: Box, dump: str) -> None:
+    box.add_site("blog")
+    seed(box, "blog")
+    if dump == "sigpipe":
+        (box.fake / "in-container/mariadb-dump").write_text(SILENT_CLIENT_DUMP)
+    box.dbs["blog"].sql("INSERT INTO wp_posts (post_content) SELECT REPEAT('x', 100000) "
+                        "FROM seq_1_to_20")  # more than a pipe buffer: the dump gets SIGPIPE
+    repo = repository(box)
+    shim = box.root / "bin" / "restic-full"
+    shim.write_text(FAILING_STDIN_BACKUP.format(restic=box.root / "bin" / "restic"))
+    shim.chmod(0o755)
+    r = box.run("wpfleet-backup", RESTIC=str(shim))
+    assert r.returncode != 0
+    assert f"blog: FAILED: restic backup of the database to {repo} failed: Fatal: unable to " \
+        "save snapshot: write /srv/restic/data/3f: no space left on device" in r.stderr, r.stderr
+    assert "database dump failed" not in r.stderr
+    assert box.status("blog")["message"].startswith(f"restic backup of the database to {repo} failed: Fatal:")

@@ -37,6 +37,7 @@ HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=5 hcpas
 # timeout: a replica silent for 10 s (hung PHP) fails the request and, with failontimeout, is
 # taken out (Apache's default would wait `Timeout`); the health check uses it too.
 MEMBER = "retry=5 connectiontimeout=3 timeout=10 keepalive=On"
+PROXIED_BANNERS = ("Server", "X-Powered-By")  # what the software behind a site/backend is
 HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites manual edits.\n"
 
 
@@ -84,7 +85,12 @@ def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
              f'    RequestHeader set X-Forwarded-Proto "{proto}"',
              # (the other client forwarding headers are removed server-wide: tuning conf)
              "    RequestHeader unset X-Forwarded-For",
-             "    RequestHeader unset X-Forwarded-Host"]
+             "    RequestHeader unset X-Forwarded-Host",
+             # Apache passes a proxied answer's own Server/X-Powered-By through (`BaseHTTP/0.6
+             # Python/3.11.7`, `Apache/2.4.65 (Debian)`, `PHP/8.3.x`, `Express`), whatever its
+             # status (they are in the answer's own headers, not the `always` table); Server
+             # then falls back to Apache's own banner, "Apache" (ServerTokens Prod)
+             *(f"    Header unset {h}" for h in PROXIED_BANNERS)]
     if manager:
         lines += ["    ProxyPass /balancer-manager !",
                   "    <Location /balancer-manager>",

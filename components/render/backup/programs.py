@@ -12,6 +12,10 @@ Per site and run, two snapshots tagged `site=<site>`, `run=<UTC time>` and `db` 
 - `files`: the html volume, read on the box at its Docker mountpoint (local volume driver).
 An empty html volume (WordPress not copied in yet) is not an error: the database is backed up
 and the status file says `files=skipped` (restic refuses an empty snapshot).
+Before any dump a run checks that the repository can be written (restic's own lock taken and
+dropped, given up after 3 failed writes instead of restic's ~40 s of retries): a read-only or
+locked repository is reported at once, in restic's words (`restic_words`: no stack frames, no
+password of a URL); a restic failure while a dump streams into it is reported as restic's.
 A run whose dump or file backup fails leaves no half snapshot behind (it is forgotten), writes
 `result=failed` to the site's status file and makes the program exit non-zero.
 `wpfleet-restore` puts the previous database and files back by itself when the import or the
@@ -86,6 +90,20 @@ def common(backup: BackupConfig, prog: str) -> str:
                 | grep -v '^$' | tail -n 2 | tr '\\n' ' ')" >&2 ;;
           esac
           return 1
+        }
+
+        # restic_words FILE: what restic said, on one line: no Go stack frames, no retry chatter
+        # (the last retry's cause when that is all there is), no password of a URL
+        restic_words() {
+          local words
+          words=$(grep -v -e '^[[:space:]]' -e '^[^[:space:]]*$' \\
+            -e 'returned error, retrying after' "$1" 2>/dev/null || true)
+          [ -n "$words" ] || words=$(sed -n 's/.* returned error, retrying after [^:]*: //p' \\
+            "$1" 2>/dev/null | tail -n 1)
+          [ -n "$words" ] || words="(restic said nothing)"
+          printf '%%s\\n' "$words" | awk 'NF && !seen[$0]++' | head -n 3 \\
+            | sed -E 's#(://[^/@:[:space:]]*):[^/@[:space:]]*@#\\1:***@#g' | paste -sd '|' \\
+            | sed 's/|/; /g'
         }
         """) % {"prog": shlex.quote(prog), "conf": CONF_DIR, "state": STATE_DIR,
                 "repo": shlex.quote(backup.repository or ""),

@@ -45,8 +45,37 @@ def backup_program(backup: BackupConfig) -> str:
             *) echo "$err" >&2; exit 2 ;;
           esac
         fi
+        # write_check: restic's own lock taken and dropped (`restic list keys` writes a small
+        # file to the repository's locks/ and refuses while another process holds an exclusive
+        # lock). restic retries a failed write for ~40 s, and `restic backup` would fail only
+        # after the dump was made: give up after 3 failed attempts. Prints why it cannot be used.
+        write_check() {
+          local err pid
+          err=$(mktemp); "$RESTIC" list keys >/dev/null 2>"$err" &
+          pid=$!
+          while kill -0 "$pid" 2>/dev/null; do
+            if [ "$(grep -c 'returned error, retrying' "$err")" -ge 3 ]; then
+              kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+              echo "cannot write to it: $(restic_words "$err")"; rm -f "$err"; return 1
+            fi
+            sleep 0.2
+          done
+          if wait "$pid"; then rm -f "$err"; return 0; fi
+          case "$(cat "$err")" in
+            *"already locked"*)
+              echo "it is locked by another restic process: $(restic_words "$err") (if no restic" \\
+                "process uses it any more, remove the stale lock: restic unlock)" ;;
+            *) echo "cannot lock it: $(restic_words "$err")" ;;
+          esac
+          rm -f "$err"; return 1
+        }
+
         if [ "${1:-}" = --check ]; then
           open_repo || { status "$STATE_DIR/check.status" failed "repository unusable"; exit 2; }
+          if ! why=$(write_check); then
+            status "$STATE_DIR/check.status" failed "repository $REPO_LABEL: $why"
+            die "cannot check the restic repository $REPO_LABEL: $why"
+          fi
           if out=$("$RESTIC" check %(subset)s 2>&1); then
             status "$STATE_DIR/check.status" ok "restic check passed"
             echo "$PROG: restic check of $REPO_LABEL passed"
@@ -78,13 +107,21 @@ def backup_program(backup: BackupConfig) -> str:
           done
           exit 2
         fi
+        # before any dump: a repository that cannot be written (read-only, full, locked) is
+        # reported at once, in restic's words, for every site
+        if ! why=$(write_check); then
+          for site in "${sites[@]}"; do
+            status "$STATE_DIR/$site.status" failed "repository $REPO_LABEL: $why" "run=$run"
+          done
+          die "cannot back up to the restic repository $REPO_LABEL: $why"
+        fi
 
         snapshot_id() { grep -o '"snapshot_id":"[0-9a-f]*"' "$1" | tail -n 1 | cut -d'"' -f4; }
         forget_ids() { [ "$#" -eq 0 ] || "$RESTIC" forget "$@" >/dev/null 2>&1 || true; }
 
         # backup_site SITE: its database then its files; prints why it failed
         backup_site() {
-          local site=$1 db="wpfleet-$1-db" vol="wpfleet-$1-html" info mnt dbid fid codes
+          local site=$1 db="wpfleet-$1-db" vol="wpfleet-$1-html" info mnt dbid fid codes said failed_restic cut_off
           if ! "$DOCKER" inspect --type container "$db" >/dev/null 2>&1; then
             echo "container $db not found (is the site deployed?)"; return 1
           fi
@@ -100,14 +137,22 @@ def backup_program(backup: BackupConfig) -> str:
           codes="${PIPESTATUS[*]}"
           set -e
           dbid=$(snapshot_id "$work/db.json")
-          if [ "${codes%%%% *}" != 0 ]; then
-            forget_ids $dbid
-            echo "database dump failed: $(tail -n 2 "$work/dump.err" | tr '\\n' ' ')"; return 1
-          fi
+          said=$(grep -v '^$' "$work/dump.err" | tail -n 2 | tr '\\n' ' ') || true
+          failed_restic=""  # restic's words when it failed
           if [ "${codes#* }" != 0 ] || [ -z "$dbid" ]; then
+            failed_restic=$(restic_words "$work/restic.err")
+          fi
+          # a dump cut off by a broken pipe (SIGPIPE: 141, or EPIPE: "errno 32") only shows that
+          # restic stopped reading: then restic's own words say what failed
+          cut_off=0
+          case "${codes%%%% *}/$said" in 141/*|*"errno 32"*|*"roken pipe"*) cut_off=1 ;; esac
+          if [ "${codes%%%% *}" != 0 ] && { [ "$cut_off" = 0 ] || [ -z "$failed_restic" ]; }; then
             forget_ids $dbid
-            echo "restic backup of the database failed: $(tail -n 2 "$work/restic.err" | tr '\\n' ' ')"
-            return 1
+            echo "database dump failed: ${said:-exit code ${codes%%%% *}, no message}"; return 1
+          fi
+          if [ -n "$failed_restic" ]; then
+            forget_ids $dbid
+            echo "restic backup of the database to $REPO_LABEL failed: $failed_restic"; return 1
           fi
           if [ -z "$(find "$mnt" -mindepth 1 -print -quit)" ]; then
             # WordPress not copied in yet: restic refuses an empty snapshot; the DB still counts
@@ -116,7 +161,7 @@ def backup_program(backup: BackupConfig) -> str:
           if ! (cd "$mnt" && "$RESTIC" backup --json --quiet --tag "site=$site,files,run=$run" \\
                 "${timeargs[@]}" . >"$work/files.json" 2>"$work/restic.err"); then
             forget_ids $dbid $(snapshot_id "$work/files.json")
-            echo "restic backup of $mnt failed: $(tail -n 2 "$work/restic.err" | tr '\\n' ' ')"
+            echo "restic backup of $mnt to $REPO_LABEL failed: $(restic_words "$work/restic.err")"
             return 1
           fi
           fid=$(snapshot_id "$work/files.json")

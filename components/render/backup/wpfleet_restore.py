@@ -20,6 +20,8 @@ from components.render.backup.programs import (
 from components.render.command import script
 from components.render.wordpress.cli import wp_function
 
+UNDO_KEEP = 3  # before-restore/<time>/ of a site's last 3 restores stay on the box (docs/backups.md)
+
 
 def restore_program(backup: BackupConfig) -> str:
     """`wpfleet-restore [--to TARGET] SITE [SNAPSHOT]`; `wpfleet-restore --list SITE`."""
@@ -83,6 +85,7 @@ def restore_program(backup: BackupConfig) -> str:
         esac
         [ -n "$run" ] || die "no complete backup of $site matches '$want' ($PROG --list $site)"
 
+        KEEP_UNDOS=%(keep_undos)d  # the undos of a site's last restores kept on the box
         db="wpfleet-$target-db"; vol="wpfleet-$target-html"
         "$DOCKER" inspect --type container "$db" >/dev/null 2>&1 \\
           || die "container $db not found: deploy site '$target' first (add it to wpfleet:sites)"
@@ -112,7 +115,13 @@ def restore_program(backup: BackupConfig) -> str:
         echo "$PROG: fetched run $run of $site ($(wc -c < "$work/db.sql") bytes of SQL," \\
           "$(find "$work/files" -type f | wc -l) files)"
 
-        # 2. stop the target's WordPress replicas (the balancer answers 503 meanwhile)
+        # 2. the target's database must answer before anything changes: its dump is the undo
+        if ! out=$(printf 'SELECT 1;\\n' | "$DOCKER" exec -i "$db" sh -c %(client)s 2>&1 >/dev/null); then
+          die "the database of $target ($db) does not answer ($(printf '%%s' "$out" | grep -v '^$' \\
+            | tail -n 1)): start it (docker start $db) and try again; nothing was changed"
+        fi
+
+        # 3. stop the target's WordPress replicas (the balancer answers 503 meanwhile)
         i=0
         while "$DOCKER" inspect --type container "wpfleet-$target-wp-$i" >/dev/null 2>&1; do
           if [ "$("$DOCKER" inspect --format '{{.State.Running}}' "wpfleet-$target-wp-$i")" = true ]; then
@@ -122,11 +131,20 @@ def restore_program(backup: BackupConfig) -> str:
           i=$((i + 1))
         done
 
-        # 3. keep what is live now in $voldir/before-restore (replaced by the next restore)
-        prev="$voldir/before-restore"
-        rm -rf "$prev"; mkdir -m 0700 "$prev" "$prev/files"
-        "$DOCKER" exec -i "$db" sh -c %(dump)s > "$prev/db.sql" \\
-          || die "cannot dump the current database of $target first; nothing was changed"
+        # 4. this restore's undo: what is live now, in a directory of its own
+        # ($undos/<UTC time>/db.sql and files/). The undos of earlier restores are not touched
+        # here: only once this restore went through are the oldest beyond $KEEP_UNDOS removed
+        undos="$voldir/before-restore"
+        mkdir -p -m 0700 "$undos"
+        stamp=$(date -u +%%Y%%m%%dT%%H%%M%%SZ); prev="$undos/$stamp"; n=1
+        while [ -e "$prev" ]; do n=$((n + 1)); prev="$undos/$stamp-$n"; done
+        mkdir -m 0700 "$prev" "$prev/files" || die "cannot create $prev; nothing was changed"
+        if ! "$DOCKER" exec -i "$db" sh -c %(dump)s > "$prev/db.sql" 2>"$work/dump.err" \\
+            || ! tail -n 1 "$prev/db.sql" | grep -q -- %(done)s; then
+          rm -rf "$prev"  # this run's own, incomplete undo only
+          die "cannot dump the current database of $target first" \\
+            "($(grep -v '^$' "$work/dump.err" | tail -n 2 | tr '\\n' ' ')); nothing was changed"
+        fi
 
         # load_db FILE: the database recreated from FILE (grants on it survive a DROP DATABASE)
         load_db() {
@@ -149,6 +167,7 @@ def restore_program(backup: BackupConfig) -> str:
           fi
           start_replicas
           if [ "$ok" = 1 ]; then
+            rm -rf "$prev"  # the site is as before: this restore left nothing to undo
             die "restore of $target FAILED ($1); its previous database and files are back" \\
               "and its containers started again: the site is as before the restore"
           fi
@@ -156,20 +175,32 @@ def restore_program(backup: BackupConfig) -> str:
             "recover by hand from $prev (db.sql and files/)"
         }
 
-        # 4. the database
+        # 5. the database
         load_db "$work/db.sql" || rollback "importing the database of run $run FAILED"
         echo "$PROG: database of $target restored from run $run of $site"
 
-        # 5. the files: the volume's content swapped for the restored tree (a failure midway
+        # 6. the files: the volume's content swapped for the restored tree (a failure midway
         # puts the previous tree and database back)
         find "$mnt" -mindepth 1 -maxdepth 1 -exec mv -t "$prev/files" {} + \\
           || rollback "moving the current files of $target aside FAILED" aside
         find "$work/files" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt" {} + \\
           || rollback "moving the restored files into $vol FAILED" swapped
         echo "$PROG: files of $target restored; the previous ones are in $prev"
+
+        # 7. the restore went through: note what it was, then keep the newest $KEEP_UNDOS undos
+        # (names are UTC times, a -N suffix for a second restore in the same second)
+        printf 'restored=run %%s of %%s into %%s\\ntime=%%s\\nundo=%%s\\n' "$run" "$site" "$target" \\
+          "$stamp" "db.sql and files/ are the database and files from before this restore" \\
+          > "$prev/restore.info"
+        find "$undos" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \\
+            -regex '.*/[0-9]{8}T[0-9]{6}Z(-[0-9]+)?' -printf '%%f\\n' \\
+          | LC_ALL=C sort -t - -k 1,1 -k 2,2n | head -n "-$KEEP_UNDOS" \\
+          | while read -r old; do
+              rm -rf "${undos:?}/$old"; echo "$PROG: removed the undo $undos/$old (older than the last $KEEP_UNDOS)"
+            done
         [ "$target" != "$site" ] || exit 0
 
-        # 6. a copy under another name: rewrite the source's URLs with wp-cli, which runs in
+        # 8. a copy under another name: rewrite the source's URLs with wp-cli, which runs in
         # the network of the target's replica 0 (so the replicas are started first)
         start_replicas
         manual="wpfleet-wp $target search-replace OLD_URL NEW_URL --all-tables --skip-columns=guid"
@@ -188,7 +219,8 @@ def restore_program(backup: BackupConfig) -> str:
         fi
         echo "$PROG: links in $target rewritten from $old_url (http and https) to $new_url"
         """) % {"dump": shlex.quote(DUMP_IN_CONTAINER), "client": shlex.quote(CLIENT_IN_CONTAINER),
-                "done": shlex.quote(DUMP_DONE), "db": DB_NAME})
+                "done": shlex.quote(DUMP_DONE), "db": DB_NAME,
+                "keep_undos": UNDO_KEEP})
 
 
 __all__ = ["restore_program"]

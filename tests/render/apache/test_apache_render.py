@@ -100,6 +100,19 @@ def test_backend_routes_map_path_to_upstream() -> None:
     assert "<IfFile /etc/le/live/hook.example.org/fullchain.pem>" in hook
 
 
+def test_every_proxying_vhost_drops_the_backends_banners() -> None:
+    """Issue 20 item 10 (real Apache: tests/integration/test_apache_proxied_headers.py)."""
+    s = stack()
+    confs = [apache.site_conf(s, site) for site in s.sites]
+    confs += [apache.backend_conf(s, b) for b in s.backends]
+    for conf in confs:
+        vhosts = conf.split("<VirtualHost")[1:]
+        assert vhosts
+        for vhost in vhosts:
+            assert "    Header unset Server\n" in vhost
+            assert "    Header unset X-Powered-By\n" in vhost
+
+
 def test_files_and_commands_api() -> None:
     s = stack()
     files = apache.files(s)

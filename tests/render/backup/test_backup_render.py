@@ -141,3 +141,38 @@ def test_site_files_carry_the_url_restore_rewrites_and_restore_embeds_wp_cli() -
             "      --skip-columns=guid --report-changed-only </dev/null") in restore
     p = plan(parse(stack({"repository": "/srv/r"})))
     assert "url=https://" in p.files["/etc/wpfleet/backup/sites/blog"]
+
+
+RESTIC_STACK_TRACE = """\
+Save(<lock/55425297c8>) returned error, retrying after 552.330144ms: open /r/locks/x-tmp-1: read-only file system
+open /r/locks/x-tmp-9: read-only file system
+github.com/restic/restic/internal/backend/local.(*Local).Save
+\tgithub.com/restic/restic/internal/backend/local/local.go:153
+main.lockRepo
+\tgithub.com/restic/restic/cmd/restic/lock.go:23
+runtime.goexit
+\truntime/asm_amd64.s:1594
+unable to create lock in backend
+"""
+
+
+@pytest.mark.parametrize("said, words", [
+    # restic 0.14 on a read-only repository: the cause and the summary, no Go stack frames
+    (RESTIC_STACK_TRACE, "open /r/locks/x-tmp-9: read-only file system; unable to create lock in backend"),
+    # only retries so far (write_check gave up): the last retry's cause
+    ("Save(<lock/1>) returned error, retrying after 1.08s: open /r/locks/a: read-only file system\n",
+     "open /r/locks/a: read-only file system"),
+    # a password in a URL never comes out
+    ("Fatal: unable to open repository at rest:https://backup:s3cr3t@nas/r: 500\n",
+     "Fatal: unable to open repository at rest:https://backup:***@nas/r: 500"),
+    ("", "(restic said nothing)"),
+])
+def test_restic_words_keep_what_restic_said_on_one_line(tmp_path: Path, said: str, words: str) -> None:
+    """Issue 20 item 12 (the programs for real: tests/integration/test_backup_real.py)."""
+    program = backup_program(BackupConfig(repository="/r"))
+    func = program[program.index("restic_words() {"):]
+    func = func[:func.index("\n}\n") + 3]
+    (tmp_path / "err").write_text(said)
+    out = subprocess.run(["bash", "-c", f'set -euo pipefail\n{func}\nrestic_words "$1"', "_",
+                          str(tmp_path / "err")], capture_output=True, text=True, check=True)
+    assert out.stdout == words + "\n"
