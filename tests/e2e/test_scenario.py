@@ -44,7 +44,8 @@ TIMINGS: dict[str, float] = {}
 
 
 def config_for(box: Any, *, port: int = 2222, new_port: int | None = None,
-               sites: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               sites: list[dict[str, Any]] | None = None,
+               backends: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     env = box.env
     box_cfg: dict[str, Any] = {"host": box.address, "port": port, "user": "root",
                                "hostKey": env["WPFLEET_BOX_HOST_KEY"], "hardenSsh": True}
@@ -55,7 +56,7 @@ def config_for(box: Any, *, port: int = 2222, new_port: int | None = None,
         "acme": {"email": "admin@blog.test", "server": env["WPFLEET_BOX_ACME_DIR"]},
         "apache": {"httpPort": 80, "httpsPort": 443},
         "sites": copy.deepcopy(SITES if sites is None else sites),
-        "backends": copy.deepcopy(BACKENDS),
+        "backends": copy.deepcopy(BACKENDS if backends is None else backends),
         "duckdns": {"domains": ["wpfleet-e2e"]},
         "firewall": {"enabled": True},
         "backup": {"repository": env["WPFLEET_BOX_SFTP_REPOSITORY"], "schedule": "daily"},
@@ -167,7 +168,7 @@ def test_sites_from_outside(scenario: Scenario) -> None:
     api = scenario.https("blog.test", "/api/hello")
     assert status_of(api) == 200
     got = json.loads(body_of(api))
-    assert got["path"].startswith("/api/hello") and got["headers"].get("x-forwarded-proto") == "https"
+    assert got["path"].startswith("/api/hello") and got["forwarded"]["x-forwarded-proto"] == "https"
     own = scenario.https("api.test", "/v1")
     assert status_of(own) == 200 and json.loads(body_of(own))["path"] == "/v1"
     unknown = scenario.https("nobody.test", "/", check=False, extra=("-k",))
