@@ -407,3 +407,64 @@ def test_reload_that_kills_apache_while_the_error_log_is_rotated_is_rolled_back(
     wait_port(HTTP)
     assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
     assert "last lines of" in r.stderr and "error.log.1" in r.stderr  # why: in the rotated log
+
+
+# --- issue 21, item 5: odd requests, the catch-all certificate, h2c -------------------------
+
+def raw_http(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send raw bytes to 127.0.0.1:port, return everything the server answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_odd_transfer_encoding_is_a_400_and_connect_is_refused(box: Box) -> None:
+    echo = [s for s in box.servers if isinstance(s, Backend)]
+    hits = [s.hits for s in echo]
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    for te in (b"identity, chunked", b"chunked, identity", b"gzip, chunked", b"x"):
+        answer = raw_http(HTTP, b"POST / HTTP/1.1\r\nHost: plain.example.test\r\n"
+                          b"Transfer-Encoding: " + te + b"\r\nConnection: close\r\n\r\n" + body)
+        assert status_of(answer) == 400, (te, answer[:300])
+    answer = raw_http(HTTP, b"CONNECT plain.example.test:443 HTTP/1.1\r\n"
+                      b"Host: plain.example.test:443\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 405, answer[:300]
+    answer = raw_http(HTTP, b"CONNECT 127.0.0.1:18123 HTTP/1.1\r\nHost: plain.example.test\r\n"
+                      b"Connection: close\r\n\r\n")
+    assert status_of(answer) in (400, 405, 421), answer[:300]  # the catch-all's 421
+    assert [s.hits for s in echo] == hits  # nothing reached a replica
+    ok = raw_http(HTTP, b"POST / HTTP/1.1\r\nHost: plain.example.test\r\nTransfer-Encoding: "
+                  b"chunked\r\nConnection: close\r\n\r\n" + body)
+    assert status_of(ok) == 301, ok[:300]  # plain chunked passes the guard (then: to HTTPS)
+    proxied = request(HTTPS, "plain.example.test", "/", tls=True)
+    assert proxied.status == 200  # a chunked request body over TLS still reaches the replica
+
+
+def test_catch_all_certificate_is_a_leaf_and_apache_starts_without_ah01906(box: Box) -> None:
+    crt = box.env.root / "wpfleet-default.crt"
+    text = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-text"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    assert "CA:FALSE" in text and "CA:TRUE" not in text, text
+    assert "TLS Web Server Authentication" in text
+    box.env.graceful()
+    assert "AH01906" not in box.env.error_log()
+
+
+def test_h2c_is_not_spoken_on_port_80(box: Box) -> None:
+    upgrade = raw_http(HTTP, b"GET / HTTP/1.1\r\nHost: plain.example.test\r\nConnection: "
+                       b"Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA"
+                       b"\r\n\r\n", timeout=3)
+    assert not upgrade.startswith(b"HTTP/1.1 101"), upgrade[:200]
+    preface = raw_http(HTTP, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00"
+                       b"\x00\x00", timeout=3)
+    assert not preface.startswith(b"\x00"), preface[:50]  # no HTTP/2 SETTINGS frame back

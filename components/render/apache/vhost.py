@@ -136,7 +136,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
             " [R=301,L]\n"
             "    </IfFile>\n")
     out = (f"<VirtualHost *:{a.http_port}>\n{names}{logs}"
-           "    RewriteEngine On\n"
+           f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
            f"{https_redirect}{_canonical_rules(host.domains, 'http', a.redirect_http_port)}"
            f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager)}"
            "</VirtualHost>\n")
@@ -147,7 +147,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
                 "    SSLEngine on\n"
                 f"    SSLCertificateFile {live}/fullchain.pem\n"
                 f"    SSLCertificateKeyFile {live}/privkey.pem\n{hsts}"
-                "    RewriteEngine On\n"
+                f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
                 f"{_acme_block(stack)}{_secure_cookie(extra)}"
                 f"{_proxy_block('https', path, target, manager)}"
