@@ -20,7 +20,8 @@ from components.render.command import BoxCommand, script
 
 # mod_proxy + balancer + active health checks, headers, rewrite (redirects), ssl (443 vhosts),
 # http2 (h2 on the TLS vhosts)
-MODULES = ("proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests", "slotmem_shm",
+MODULES = ("proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests", "lbmethod_bybusyness",
+           "slotmem_shm",
            "proxy_hcheck", "headers", "rewrite", "ssl", "socache_shmcb", "alias", "http2")
 # The MPM: event. mpm_worker was ~30% faster under closed-loop wrk (each keep-alive request stays
 # on one thread), but it parks a thread on every idle keep-alive connection: browser-like clients
