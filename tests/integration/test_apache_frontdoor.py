@@ -468,3 +468,40 @@ def test_h2c_is_not_spoken_on_port_80(box: Box) -> None:
     preface = raw_http(HTTP, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00"
                        b"\x00\x00", timeout=3)
     assert not preface.startswith(b"\x00"), preface[:50]  # no HTTP/2 SETTINGS frame back
+
+
+# --- issue 21, item 3: "verified" means OUR Apache answers on every port ----------------------
+
+def test_a_port_answered_by_another_process_is_not_verified(box: Box) -> None:
+    """mod_ssl off (an operator's a2dismod): Apache stops listening on the HTTPS port of
+    ports.conf and another process takes it. Accepting connections is not enough: the apply
+    must see the token of this reload on every port, and fail here."""
+    env = box.env
+    conf = env.root / "sites-available" / "wpfleet-plain.conf"
+    rendered = (box.out / "etc/apache2/sites-available/wpfleet-plain.conf").read_text()
+    subprocess.run(["a2dismod", "-q", "-f", "ssl"], env=env.env, check=True, timeout=30,
+                   capture_output=True)
+    held = None
+    try:
+        env.graceful()
+        wait_port(HTTPS, open_=False)
+        held = socket.socket()  # the other process (it accepts, never answers as Apache)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", HTTPS))
+        held.listen(64)
+        conf.write_text(rendered + "# a stray edit: the apply runs again\n")
+        r = box.run("apache-conf-plain.sh")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "did not come back" in r.stderr and "previous state restored" in r.stderr
+    finally:
+        if held is not None:
+            held.close()
+        subprocess.run(["a2enmod", "-q", "ssl"], env=env.env, check=True, timeout=30,
+                       capture_output=True)
+    again = box.run("apache-conf-plain.sh")
+    assert again.returncode == 0 and "applied:" in again.stdout, again.stdout + again.stderr
+    assert request(HTTPS, "plain.example.test", "/", tls=True).status == 200
+    token = (env.root / "wpfleet-alive.conf").read_text().split('"')[1]
+    alive = request(HTTP, "wpfleet-default.invalid", "/.well-known/wpfleet-alive")
+    assert alive.status == 421 and alive.headers["x-wpfleet-alive"] == token
+    assert "x-wpfleet-alive" not in request(HTTP, "evil.example", "/").headers

@@ -90,10 +90,12 @@ def default_vhost_conf(http_port: int, https_port: int, confdir: str) -> str:
     misdirected = ("    RewriteEngine On\n"
                    "    # no site claims this Host/SNI: 421 Misdirected Request, nothing proxied\n"
                    "    RewriteRule ^ - [R=421,L]\n")
+    # the token of the last (re)load, sent back to the reload check (render/apache/reload.py)
+    alive = f"    IncludeOptional {confdir}/wpfleet-alive.conf\n"
     return (f"# Rendered by wpfleet: the catch-all vhosts (first on each port).\n"
-            f"<VirtualHost *:{http_port}>\n    ServerName {DEFAULT_HOST}\n{misdirected}"
+            f"<VirtualHost *:{http_port}>\n    ServerName {DEFAULT_HOST}\n{alive}{misdirected}"
             "</VirtualHost>\n"
             f"<IfModule ssl_module>\n<IfFile {crt}>\n<VirtualHost *:{https_port}>\n"
             f"    ServerName {DEFAULT_HOST}\n    SSLEngine on\n"
-            f"    SSLCertificateFile {crt}\n    SSLCertificateKeyFile {key}\n{misdirected}"
+            f"    SSLCertificateFile {crt}\n    SSLCertificateKeyFile {key}\n{alive}{misdirected}"
             "</VirtualHost>\n</IfFile>\n</IfModule>\n")
