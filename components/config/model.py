@@ -110,6 +110,9 @@ class SmtpConfig:
 class CacheConfig:
     ttl: int  # seconds an anonymous page stays fresh in the balancer's cache (1-43200)
     max_size_mb: int = 256  # htcacheclean keeps the site's cache root under this size
+    # cookies (name, or prefix ending in `*`) that do not bypass the cache, on top of the
+    # built-in analytics/consent list (components/render/apache/cache.py, docs/cache.md)
+    allow_cookies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,6 +31,7 @@ from components.config.wp import SITE_KEYS, site_extras
 NS = "wpfleet"
 # WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
 MAX_CACHE_TTL = 43200
+COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\*?$")
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConfig:
@@ -223,7 +224,7 @@ def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | Non
     """`cache: {ttl: 60}`; ttl 0 (or no cache key) leaves the page cache off."""
     if raw is None:
         return None
-    unknown_keys(p, k, raw, {"ttl", "maxSizeMb"})
+    unknown_keys(p, k, raw, {"ttl", "maxSizeMb", "allowCookies"})
     ttl = take(p, k, raw, "ttl", int, 0, required=True)
     if not 0 <= ttl <= MAX_CACHE_TTL:  # a cached page's WordPress nonces must stay valid
         p.add(f"{k}.ttl", ttl, f"must be between 0 (cache off) and {MAX_CACHE_TTL} seconds "
@@ -231,9 +232,15 @@ def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | Non
     size = take(p, k, raw, "maxSizeMb", int, CacheConfig.max_size_mb)
     if not 16 <= size <= 1048576:
         p.add(f"{k}.maxSizeMb", size, "must be between 16 and 1048576 (megabytes)")
+    cookies = take(p, k, raw, "allowCookies", list, [])
+    for i, name in enumerate(cookies):  # reaches a regex in the conf: a strict charset
+        if not isinstance(name, str) or not COOKIE_NAME_RE.match(name):
+            p.add(f"{k}.allowCookies[{i}]", name, "must be a cookie name of letters, digits, "
+                  "'_', '.' or '-', optionally ending in '*' (a prefix), e.g. 'theme_*'")
+            return None
     if ttl <= 0 or ttl > MAX_CACHE_TTL or not 16 <= size <= 1048576:
         return None
-    return CacheConfig(ttl=ttl, max_size_mb=size)
+    return CacheConfig(ttl=ttl, max_size_mb=size, allow_cookies=tuple(cookies))
 
 
 def _check_image(p: Problems, key: str, ref: str) -> None:

@@ -407,3 +407,101 @@ def test_reload_that_kills_apache_while_the_error_log_is_rotated_is_rolled_back(
     wait_port(HTTP)
     assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
     assert "last lines of" in r.stderr and "error.log.1" in r.stderr  # why: in the rotated log
+
+
+# --- issue 21, item 5: odd requests, the catch-all certificate, h2c -------------------------
+
+def raw_http(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send raw bytes to 127.0.0.1:port, return everything the server answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_odd_transfer_encoding_is_a_400_and_connect_is_refused(box: Box) -> None:
+    echo = [s for s in box.servers if isinstance(s, Backend)]
+    hits = [s.hits for s in echo]
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    for te in (b"identity, chunked", b"chunked, identity", b"gzip, chunked", b"x"):
+        answer = raw_http(HTTP, b"POST / HTTP/1.1\r\nHost: plain.example.test\r\n"
+                          b"Transfer-Encoding: " + te + b"\r\nConnection: close\r\n\r\n" + body)
+        assert status_of(answer) == 400, (te, answer[:300])
+    answer = raw_http(HTTP, b"CONNECT plain.example.test:443 HTTP/1.1\r\n"
+                      b"Host: plain.example.test:443\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 405, answer[:300]
+    answer = raw_http(HTTP, b"CONNECT 127.0.0.1:18123 HTTP/1.1\r\nHost: plain.example.test\r\n"
+                      b"Connection: close\r\n\r\n")
+    assert status_of(answer) in (400, 405, 421), answer[:300]  # the catch-all's 421
+    assert [s.hits for s in echo] == hits  # nothing reached a replica
+    ok = raw_http(HTTP, b"POST / HTTP/1.1\r\nHost: plain.example.test\r\nTransfer-Encoding: "
+                  b"chunked\r\nConnection: close\r\n\r\n" + body)
+    assert status_of(ok) == 301, ok[:300]  # plain chunked passes the guard (then: to HTTPS)
+    proxied = request(HTTPS, "plain.example.test", "/", tls=True)
+    assert proxied.status == 200  # a chunked request body over TLS still reaches the replica
+
+
+def test_catch_all_certificate_is_a_leaf_and_apache_starts_without_ah01906(box: Box) -> None:
+    crt = box.env.root / "wpfleet-default.crt"
+    text = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-text"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    assert "CA:FALSE" in text and "CA:TRUE" not in text, text
+    assert "TLS Web Server Authentication" in text
+    box.env.graceful()
+    assert "AH01906" not in box.env.error_log()
+
+
+def test_h2c_is_not_spoken_on_port_80(box: Box) -> None:
+    upgrade = raw_http(HTTP, b"GET / HTTP/1.1\r\nHost: plain.example.test\r\nConnection: "
+                       b"Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA"
+                       b"\r\n\r\n", timeout=3)
+    assert not upgrade.startswith(b"HTTP/1.1 101"), upgrade[:200]
+    preface = raw_http(HTTP, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00"
+                       b"\x00\x00", timeout=3)
+    assert not preface.startswith(b"\x00"), preface[:50]  # no HTTP/2 SETTINGS frame back
+
+
+# --- issue 21, item 3: "verified" means OUR Apache answers on every port ----------------------
+
+def test_a_port_answered_by_another_process_is_not_verified(box: Box) -> None:
+    """mod_ssl off (an operator's a2dismod): Apache stops listening on the HTTPS port of
+    ports.conf and another process takes it. Accepting connections is not enough: the apply
+    must see the token of this reload on every port, and fail here."""
+    env = box.env
+    conf = env.root / "sites-available" / "wpfleet-plain.conf"
+    rendered = (box.out / "etc/apache2/sites-available/wpfleet-plain.conf").read_text()
+    subprocess.run(["a2dismod", "-q", "-f", "ssl"], env=env.env, check=True, timeout=30,
+                   capture_output=True)
+    held = None
+    try:
+        env.graceful()
+        wait_port(HTTPS, open_=False)
+        held = socket.socket()  # the other process (it accepts, never answers as Apache)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", HTTPS))
+        held.listen(64)
+        conf.write_text(rendered + "# a stray edit: the apply runs again\n")
+        r = box.run("apache-conf-plain.sh")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "did not come back" in r.stderr and "previous state restored" in r.stderr
+    finally:
+        if held is not None:
+            held.close()
+        subprocess.run(["a2enmod", "-q", "ssl"], env=env.env, check=True, timeout=30,
+                       capture_output=True)
+    again = box.run("apache-conf-plain.sh")
+    assert again.returncode == 0 and "applied:" in again.stdout, again.stdout + again.stderr
+    assert request(HTTPS, "plain.example.test", "/", tls=True).status == 200
+    token = (env.root / "wpfleet-alive.conf").read_text().split('"')[1]
+    alive = request(HTTP, "wpfleet-default.invalid", "/.well-known/wpfleet-alive")
+    assert alive.status == 421 and alive.headers["x-wpfleet-alive"] == token
+    assert "x-wpfleet-alive" not in request(HTTP, "evil.example", "/").headers

@@ -129,8 +129,12 @@ def world() -> Iterator[World]:
         w = World(base=base, out=base / "out", stack_file=base / "Pulumi.test.yaml",
                   pebble=pebble, apache=apache, env=env)
         w.render(SITES)
+        # as on the box: the install (catch-all vhosts that answer the reload check, ports),
+        # then the confs
         apache.load_rendered(w.out)
-        apache.start()
+        # the install rewrites the catch-all conf for this private root (its token include)
+        install = apache.run_script(w.out / "commands/apache-install.sh")
+        assert install.returncode == 0, install.stdout + install.stderr
         yield w
     finally:
         apache.stop()

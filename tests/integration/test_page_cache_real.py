@@ -103,7 +103,8 @@ def render(base: Path) -> Path:
         "wpfleet:apache": {"httpPort": HTTP, "httpsPort": HTTPS},
         "wpfleet:sites": [{"name": SITE, "domain": HOST, "port": REPLICAS[0],
                            "replicas": len(REPLICAS), "tls": True,
-                           "cache": {"ttl": TTL, "maxSizeMb": 16}}]}}
+                           "cache": {"ttl": TTL, "maxSizeMb": 16,
+                                     "allowCookies": ["wpfleet_ok_*", "theme"]}}]}}
     stack_file = base / "Pulumi.cache.yaml"
     stack_file.write_text(yaml.safe_dump(doc))
     out = base / "out"
@@ -152,6 +153,34 @@ def test_cache_script_enables_modules_root_and_cleaning_idempotently(stack: Stac
     assert f"htcacheclean -n -t -p {root} -l 16M" in cron.read_text()
     again = stack.script(f"apache-cache-{SITE}")
     assert again.returncode == 0 and again.stdout.startswith("unchanged"), again.stdout
+
+
+def test_debian_htcacheclean_service_is_kept_off(stack: Stack, tmp_path: Path) -> None:
+    """Issue 21 item 9: `a2enmod cache_disk` enables Debian's apache-htcacheclean service (its
+    own 300 MB limit on a directory wpfleet does not use); the cache script turns it off again.
+    The service managers are stubs on PATH that record their calls (no init system here)."""
+    stubs, calls = tmp_path / "bin", tmp_path / "calls"
+    stubs.mkdir()
+    for name in ("update-rc.d", "systemctl", "invoke-rc.d"):
+        (stubs / name).write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\n')
+        (stubs / name).chmod(0o755)
+    env = {**stack.apache.env, "PATH": f"{stubs}:/usr/sbin:/usr/bin:/sbin:/bin",
+           "WPFLEET_CRON_DIR": str(stack.cron_dir)}
+    subprocess.run(["a2dismod", "-q", "-f", "cache_disk"], env=stack.apache.env, check=True,
+                   capture_output=True, timeout=60)
+    done = subprocess.run(["bash", str(stack.out / "commands" / f"apache-cache-{SITE}.sh")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    htc = [c for c in calls.read_text().splitlines() if "apache-htcacheclean" in c]
+    # a2enmod's side effect (systemctl where /run/systemd exists, as in this container; else
+    # update-rc.d), then undone
+    assert htc[0] in ("systemctl enable apache-htcacheclean",
+                      "update-rc.d apache-htcacheclean enable"), htc
+    assert htc[-1] in ("systemctl disable -q apache-htcacheclean",
+                       "update-rc.d apache-htcacheclean disable"), htc
+    assert htc[0].split()[0] == htc[-1].split()[0]
+    assert "disabled Debian's apache-htcacheclean" in done.stdout
+    assert fetch("/").status == 200
 
 
 def test_anonymous_home_page_is_a_hit_after_warm_up(stack: Stack) -> None:
@@ -302,6 +331,62 @@ def test_each_bypassed_path_cookie_and_method_is_a_miss_every_time(stack: Stack)
     warm("/")
     assert fetch("/", headers={"Cookie": "wordpress_test_cookie=WP%20Cookie%20check"}).cache \
         == "HIT"
+
+
+def test_unknown_cookie_bypasses_the_cache_allow_listed_ones_do_not(stack: Stack) -> None:
+    """Issue 21 item 6: a plugin's own cookie (visitor_id) personalises the page."""
+    stack.wp.wp("wp_insert_post(['post_type' => 'page', 'post_title' => 'Cookie probe',"
+                " 'post_name' => 'cookie-probe', 'post_content' => 'probe',"
+                " 'post_status' => 'publish']);")
+    before = stack.hits()
+    mine = fetch("/cookie-probe/", headers={"Cookie": "_ga=GA1.2.3.4; visitor_id=alice-1234"})
+    assert "welcome back visitor alice-1234" in mine.body and mine.cache == "BYPASS"
+    assert stack.hits(before + 1) == before + 1
+    for _ in range(3):  # never stored, so never served to anyone else
+        anon = fetch("/cookie-probe/")
+        assert anon.status == 200 and "alice-1234" not in anon.body, anon.headers
+    warm("/cookie-probe/")
+    assert fetch("/cookie-probe/").cache == "HIT"
+    mine = fetch("/cookie-probe/", headers={"Cookie": "visitor_id=bob"})  # never looked up
+    assert "welcome back visitor bob" in mine.body and mine.cache == "BYPASS"
+    # analytics/consent cookies (the built-in list) and the site's own allowCookies do not
+    for harmless in ("_ga=GA1.2.3.4; _gid=GA1.2.5; _ga_ABC123=GS1.1",
+                     "cookielawinfo-checkbox-analytics=yes; viewed_cookie_policy=yes",
+                     "wordpress_test_cookie=WP%20Cookie%20check", "wpfleet_ok_font=big",
+                     "theme=dark; _fbp=fb.1.2", "cmplz_consent_status=allow"):
+        assert fetch("/cookie-probe/", headers={"Cookie": harmless}).cache == "HIT", harmless
+    for unknown in ("themes=dark", "xtheme=dark", "wpfleet_okay=1", "_ga=1; sessionid=2",
+                    "PHPSESSID=abc"):
+        assert fetch("/cookie-probe/", headers={"Cookie": unknown}).cache == "BYPASS", unknown
+
+
+def test_authenticated_requests_are_never_served_or_stored(stack: Stack) -> None:
+    """Issue 21 item 7: `Authorization` (HTTP auth, application passwords)."""
+    warm("/")
+    assert fetch("/").cache == "HIT"
+    auth = {"Authorization": "Basic YWRtaW46c2VjcmV0"}
+    before = stack.hits()
+    for _ in range(2):
+        assert fetch("/", headers=auth).cache == "BYPASS"
+    assert stack.hits(before + 2) == before + 2  # both reached PHP
+    stack.wp.wp("wp_insert_post(['post_type' => 'page', 'post_title' => 'Auth probe',"
+                " 'post_name' => 'auth-probe', 'post_content' => 'probe',"
+                " 'post_status' => 'publish']);")
+    assert fetch("/auth-probe/", headers=auth).cache == "BYPASS"
+    assert fetch("/auth-probe/").cache == "MISS"  # the authenticated answer was not stored
+
+
+@pytest.mark.parametrize("query", ["wpfleet_long=1", "wpfleet_expires=1"])
+def test_ttl_caps_a_longer_lifetime_sent_by_a_plugin(stack: Stack, query: str) -> None:
+    """Issue 21 item 8: `max-age=86400` (or an Expires a day away) from a plugin."""
+    first = fetch(f"/?{query}")
+    stored = time.monotonic()
+    assert first.cache == "MISS"
+    assert fetch(f"/?{query}").cache == "HIT"
+    time.sleep(max(0.0, stored + TTL + 1.5 - time.monotonic()))
+    before = stack.hits()
+    assert fetch(f"/?{query}").cache != "HIT"  # expired after the TTL, not after a day
+    assert stack.hits(before + 1) == before + 1
 
 
 def test_ttl_is_honoured(stack: Stack) -> None:

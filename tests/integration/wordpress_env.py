@@ -87,6 +87,20 @@ add_action('template_redirect', function () {
     if (is_page('sample-page')) {
         setcookie('wpfleet_visitor', bin2hex(random_bytes(8)), 0, '/');
     }
+    /* a plugin that sends its own, long lifetime (issue 21: the TTL must cap it) */
+    if (isset($_GET['wpfleet_long'])) {
+        header('Cache-Control: public, max-age=86400');
+    }
+    if (isset($_GET['wpfleet_expires'])) {
+        header('Expires: ' . gmdate('D, d M Y H:i:s', time() + 86400) . ' GMT');
+    }
+});
+/* A plugin that personalises pages with a cookie the cache has never heard of (issue 21). */
+add_filter('the_content', function ($content) {
+    if (isset($_COOKIE['visitor_id'])) {
+        $content = '<p>welcome back visitor ' . esc_html($_COOKIE['visitor_id']) . '</p>' . $content;
+    }
+    return $content;
 });
 """
 

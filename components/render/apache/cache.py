@@ -5,8 +5,10 @@ balancer Apache, for anonymous visitors only. See docs/cache.md for the why of e
 - `command(site)`: enables the modules, creates the site's cache root under /var/cache/apache2/
   and installs the size-bounded cleaning (htcacheclean from cron); its delete removes both.
 
-What never comes from and never goes into the cache: requests carrying a WordPress login,
-post-password, commenter, no-cache or WooCommerce cart/session cookie; `/wp-admin/`,
+What never comes from and never goes into the cache: requests carrying any cookie that is not
+on the allow-list of harmless ones (analytics, consent; `ALLOWED_COOKIES` + the site's
+`cache.allowCookies`), so a WordPress login, a commenter's or a plugin's own visitor cookie
+alike; requests with `Authorization`; `/wp-admin/`,
 `wp-login.php`, `/wp-json/` (and `?rest_route=`), `xmlrpc.php`, `wp-cron.php`, comment
 posting, signup/activation, previews and unapproved-comment links; anything but GET/HEAD
 (mod_cache only stores GET); responses that set a cookie or are not a 200.
@@ -14,6 +16,7 @@ posting, signup/activation, previews and unapproved-comment links; anything but 
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from components.config import SiteConfig, StackConfig
@@ -23,8 +26,19 @@ CACHE_BASE = "/var/cache/apache2"
 CRON_DIR = "/etc/cron.d"
 # setenvif and headers are Debian/wpfleet defaults already; enabling them again is a no-op
 MODULES = ("cache", "cache_disk", "setenvif", "headers")
-# Cookies that make a page personal. `wordpress_` covers logged_in_, sec_, the auth cookie and
-# wordpress_no_cache, but not the harmless wordpress_test_cookie that wp-login.php sets for all.
+# Cookies known to be harmless (set and read by JavaScript for analytics or cookie consent, or
+# WordPress's login-page test cookie): a request carrying only these may be served from the
+# cache. ANY other cookie bypasses it (Varnish's default: a cookie means a personal page), so a
+# plugin's own visitor cookie never gets its personalised page cached for everyone. An entry
+# ending in `*` is a prefix. A site adds its own with `cache: {allowCookies: [...]}`.
+ALLOWED_COOKIES = (
+    "_ga", "_ga_*", "_gid", "_gat*", "__utm*", "_gcl_*", "_fbp", "_fbc", "_hj*", "_pk_*",
+    "_clck", "_clsk", "_uetsid", "_uetvid", "__hstc", "__hssrc", "__hssc", "hubspotutk",
+    "cookielawinfo-checkbox-*", "CookieLawInfoConsent", "viewed_cookie_policy",
+    "cookie_notice_accepted", "cmplz_*", "borlabs-cookie", "CookieConsent", "euconsent-v2",
+    "moove_gdpr_popup", "wordpress_test_cookie")
+# Cookies that make a page personal, named in docs/cache.md: bypassed like any cookie not on
+# the allow-list (this tuple is for the docs and tests; the rule is the allow-list).
 PERSONAL_COOKIES = ("wordpress_(?!test_cookie)", "wp-postpass_", "comment_author",
                     "woocommerce_items_in_cart", "woocommerce_cart_hash",
                     "wp_woocommerce_session_")
@@ -62,7 +76,10 @@ _BLOCK = """\
     CacheHeader On
     # Personal or state-changing requests: never looked up (request no-cache/no-store; never
     # CacheIgnoreCacheControl On, which would ignore exactly this) and never stored (no-cache env).
-    SetEnvIfNoCase Cookie "@COOKIES@" no-cache
+    # Any cookie not on the allow-list of harmless ones (the whole header must be made of them):
+    SetEnvIfExpr "req('Cookie') != '' && req('Cookie') !~ m#^[ ;]*(?:(?:@ALLOWED@)=[^;]*(?:;[ ]*|$))*$#" no-cache
+    # Authenticated requests (HTTP auth, application passwords): never served, never stored
+    SetEnvIf Authorization "." no-cache
     SetEnvIfNoCase Request_URI "@PATHS@" no-cache
     SetEnvIfExpr "%{QUERY_STRING} =~ /(^|&)(@QUERY@)=/" no-cache
     # A visitor's own Cache-Control/Pragma (reload, max-age=0) must not make every request
@@ -75,6 +92,14 @@ _BLOCK = """\
     # WordPress's own 404s and redirects are not stored anyway: this covers plugins'). A 304
     # revalidating a stored feed is left alone: its headers are merged into the stored copy.
     Header merge Cache-Control no-store "expr=%{REQUEST_STATUS} !~ /^(200|304)$/ || -n resp('Set-Cookie')"
+    # The TTL caps a longer lifetime a plugin sends: mod_cache judges a stored page fresh by its
+    # own max-age/s-maxage (CacheMaxExpire only bounds Expires-derived and heuristic lifetimes),
+    # so any max-age or s-maxage above the TTL is rewritten to the TTL before it is stored (a
+    # cached page's WordPress nonces must stay valid: 12 h at most). Shorter ones are kept.
+    Header edit* Cache-Control "(?<![-a-z])(max-age|s-maxage)=0*(?:@ABOVE_TTL@)(?![0-9])" "$1=@TTL@"
+    # An Expires without max-age is not capped by CacheMaxExpire either: the shared cache gets
+    # its lifetime from s-maxage instead (browsers keep the Expires).
+    Header merge Cache-Control s-maxage=@TTL@ "expr=-n resp('Expires') && resp('Cache-Control') !~ /max-?age=/"
     # Replicas compress and send Vary: Accept-Encoding: one copy per encoding, not per spelling.
     SetEnvIfNoCase Accept-Encoding "gzip" WPFLEET_GZIP
     RequestHeader set Accept-Encoding gzip env=WPFLEET_GZIP
@@ -102,12 +127,33 @@ def cron_file(site: SiteConfig) -> str:
             f"{cron_line(site)}")
 
 
+def above(n: int) -> str:
+    """A regex matching exactly the decimal integers greater than n (n >= 0, no leading zeros)."""
+    digits = str(n)
+    alts = [f"[1-9][0-9]{{{len(digits)},}}"]  # more digits than n
+    for i, d in enumerate(digits):  # same length: equal up to i, then a greater digit
+        if d != "9":
+            rest = len(digits) - i - 1
+            alts.append(digits[:i] + (f"[{int(d) + 1}-9]" if d != "8" else "9")
+                        + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "|".join(alts)
+
+
+def cookie_pattern(names: tuple[str, ...]) -> str:
+    """Cookie names (validated: [A-Za-z0-9_.-], optionally ending in `*` = prefix) as a regex."""
+    return "|".join(re.escape(n[:-1]) + "[^=;]*" if n.endswith("*") else re.escape(n)
+                    for n in names)
+
+
 def cache_block(site: SiteConfig) -> str:
     """Directives for both vhosts of `site` (placed before ProxyPass); "" when the cache is off."""
     if site.cache is None:
         return ""
+    allowed = ALLOWED_COOKIES + tuple(c for c in site.cache.allow_cookies
+                                      if c not in ALLOWED_COOKIES)
     return (_BLOCK.replace("@TTL@", str(site.cache.ttl)).replace("@ROOT@", cache_root(site))
-            .replace("@COOKIES@", "(" + "|".join(PERSONAL_COOKIES) + ")")
+            .replace("@ALLOWED@", cookie_pattern(allowed))
+            .replace("@ABOVE_TTL@", above(site.cache.ttl))
             .replace("@PATHS@", "(" + "|".join(NO_CACHE_PATHS) + ")")
             .replace("@QUERY@", "|".join(NO_CACHE_QUERY)))
 
@@ -117,12 +163,13 @@ CONFDIR="${APACHE_CONFDIR:-/etc/apache2}"
 export APACHE_CONFDIR="$CONFDIR"
 ROOT=%(root)s
 CRON="${WPFLEET_CRON_DIR:-%(cron_dir)s}/"%(cron_name)s
-changed=0 modules=0
+changed=0 modules=0 enabled_disk=0
 exec 9>>"$CONFDIR/.wpfleet-apply.lock"
 flock -w 600 9  # the same lock as the conf applies: one a2enmod/configtest/reload at a time
 for m in %(modules)s; do
   if [ ! -e "$CONFDIR/mods-enabled/$m.load" ]; then
     a2enmod -q "$m" >/dev/null; echo "enabled module $m"; changed=1 modules=1
+    [ "$m" != cache_disk ] || enabled_disk=1
   fi
 done
 read -r RUN_USER RUN_GROUP < <(set +u; . "$CONFDIR/envvars"
@@ -145,6 +192,23 @@ command -v cron >/dev/null || [ -x /usr/sbin/cron ] || \\
 pidfile=$(set +u; . "$CONFDIR/envvars"; echo "$APACHE_PID_FILE")
 if [ "$modules" = 1 ] && [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   if apache2ctl configtest >/dev/null 2>&1; then apache2ctl graceful; echo "reloaded apache2"; fi
+fi
+# Debian's `a2enmod cache_disk` also enables its apache-htcacheclean service, which cleans
+# /var/cache/apache2/mod_cache_disk (not a wpfleet cache root) with its own 300 MB default: it
+# is kept off on purpose; each site's root is cleaned by the job above, sized from maxSizeMb.
+HTC=apache-htcacheclean
+if [ -d /run/systemd ] && command -v systemctl >/dev/null; then  # as a2enmod decides
+  if systemctl is-enabled -q "$HTC" 2>/dev/null; then
+    systemctl disable -q "$HTC" 2>/dev/null || true
+    echo "disabled Debian's $HTC service (wpfleet cleans each site's cache root)"; changed=1
+  fi
+  if [ -d /run/systemd/system ] && systemctl is-active -q "$HTC" 2>/dev/null; then
+    systemctl stop "$HTC"; echo "stopped Debian's $HTC service"; changed=1
+  fi
+elif [ "$enabled_disk" = 1 ] && command -v update-rc.d >/dev/null; then
+  # a2enmod just ran `update-rc.d $HTC enable` (sysvinit; nothing was started): undo it
+  update-rc.d "$HTC" disable >/dev/null 2>&1 || true
+  echo "disabled Debian's $HTC service (wpfleet cleans each site's cache root)"
 fi
 [ "$changed" = 1 ] || echo "unchanged: page cache of %(name)s ($ROOT, $CRON)"
 """

@@ -24,7 +24,11 @@ ServerTokens Prod
 ServerSignature Off
 TraceEnable Off
 <IfModule http2_module>
+    # h2 over TLS only: no cleartext HTTP/2 (h2c), neither by Upgrade nor by prior knowledge
+    # (Debian's http2.conf enables h2c; browsers never use it, request smugglers do)
     Protocols h2 http/1.1
+    H2Upgrade off
+    H2Direct off
 </IfModule>
 <IfModule ssl_module>
     SSLProtocol             -all +TLSv1.2 +TLSv1.3
@@ -41,6 +45,19 @@ TraceEnable Off
 """
 
 HSTS = '    Header always set Strict-Transport-Security "max-age=63072000"\n'
+
+# First rules of every site/backend vhost (after `RewriteEngine On`): requests no replica may
+# see. A request body is either plain or `chunked` (RFC 9112 6.1: chunked must be the last and
+# only coding a server accepts); mod_proxy answers other codings ("identity, chunked") with a
+# 500 after reading part of the body: refuse them up front. CONNECT is for forward proxies,
+# which the balancer is not: it must never be handed to a replica.
+REQUEST_GUARD = """\
+    # odd request framing and CONNECT never reach a replica (issue 21)
+    RewriteCond %{HTTP:Transfer-Encoding} !^(chunked)?$ [NC]
+    RewriteRule ^ - [R=400,L]
+    RewriteCond %{REQUEST_METHOD} =CONNECT
+    RewriteRule ^ - [R=405,L]
+"""
 
 # Headers a backend (WordPress plugins, PHP frameworks, Node middlewares) may read as the
 # client's address, scheme, host or port. X-Forwarded-For/-Host/-Server are unset too: mod_proxy
@@ -73,10 +90,12 @@ def default_vhost_conf(http_port: int, https_port: int, confdir: str) -> str:
     misdirected = ("    RewriteEngine On\n"
                    "    # no site claims this Host/SNI: 421 Misdirected Request, nothing proxied\n"
                    "    RewriteRule ^ - [R=421,L]\n")
+    # the token of the last (re)load, sent back to the reload check (render/apache/reload.py)
+    alive = f"    IncludeOptional {confdir}/wpfleet-alive.conf\n"
     return (f"# Rendered by wpfleet: the catch-all vhosts (first on each port).\n"
-            f"<VirtualHost *:{http_port}>\n    ServerName {DEFAULT_HOST}\n{misdirected}"
+            f"<VirtualHost *:{http_port}>\n    ServerName {DEFAULT_HOST}\n{alive}{misdirected}"
             "</VirtualHost>\n"
             f"<IfModule ssl_module>\n<IfFile {crt}>\n<VirtualHost *:{https_port}>\n"
             f"    ServerName {DEFAULT_HOST}\n    SSLEngine on\n"
-            f"    SSLCertificateFile {crt}\n    SSLCertificateKeyFile {key}\n{misdirected}"
+            f"    SSLCertificateFile {crt}\n    SSLCertificateKeyFile {key}\n{alive}{misdirected}"
             "</VirtualHost>\n</IfFile>\n</IfModule>\n")

@@ -4,7 +4,11 @@
 confs that kill Apache at reload: a certificate that does not match its key, a `Listen` port
 another process holds, an MPM switched during a restart. So every script reloads through
 `reload_apache`, which waits (bounded: 20 s) until the master runs a new generation, is alive
-(after a graceful: the same master) and every `Listen` port of ports.conf accepts a connection.
+(after a graceful: the same master) and every `Listen` port of ports.conf answers with the
+token of this reload: each (re)load writes a fresh random token into wpfleet-alive.conf, which
+the catch-all vhosts include and send back as `X-Wpfleet-Alive` on /.well-known/wpfleet-alive
+(HTTP, or TLS for the ports inside `<IfModule ssl_module>`), so a port held by another
+process, or served by an Apache that has not re-read its config, never counts (issue 21).
 "A new generation" never reads the error log (logrotate may rename or truncate it at any moment,
 and ErrorLog may point elsewhere, e.g. syslog): either a child of the master started after the
 reload was sent (its /proc start time; old-generation children may linger while they finish their
@@ -21,6 +25,8 @@ like apache2ctl's. Every loop is bounded in count.
 """
 
 from __future__ import annotations
+
+from components.render.apache.frontdoor import DEFAULT_HOST
 
 RELOAD_LIB = r"""
 _envvar() { (set +u; . "$CONFDIR/envvars" >/dev/null 2>&1; eval "echo \"\${$1:-}\""); }
@@ -47,25 +53,50 @@ new_generation() {  # $1: now_ticks, $2: pidfile_stamp before the reload, $3: th
   done
   return 1
 }
-listen_addrs() {  # "address port" per Listen line of ports.conf; wildcards probed on loopback
-  local l a p
-  sed -n 's/^[[:space:]]*Listen[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' \
-    "$CONFDIR/ports.conf" 2>/dev/null | while read -r l; do
+listen_addrs() {  # "address port tls|plain" per Listen line of ports.conf (wildcards: loopback)
+  local l a p t
+  awk '/^[[:space:]]*<IfModule[[:space:]]+ssl_module>/ {ssl = 1}
+       /^[[:space:]]*<\/IfModule>/ {ssl = 0}
+       $1 == "Listen" {print $2, (ssl ? "tls" : "plain")}' \
+    "$CONFDIR/ports.conf" 2>/dev/null | while read -r l t; do
     case "$l" in *:*) a=${l%:*} p=${l##*:} ;; *) a=127.0.0.1 p=$l ;; esac
     case "$a" in ""|"*"|0.0.0.0|"[::]") a=127.0.0.1 ;; "["*"]") a=${a#[}; a=${a%]} ;; esac
-    echo "$a $p"
+    echo "$a $p $t"
   done
 }
-ports_answer() {  # prints the first address:port that refuses a connection
-  local a p
-  while read -r a p; do
-    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$a" "$p" 2>/dev/null \
-      || { echo "$a:$p"; return 1; }
+ALIVE_CONF="$CONFDIR/wpfleet-alive.conf"
+ALIVE_PATH=/.well-known/wpfleet-alive
+new_token() {  # a fresh token in the conf the catch-all vhosts include: only an Apache that
+  local t tmp  # (re)read its config after this point can send it back
+  t=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  tmp=$(mktemp "$ALIVE_CONF.XXXXXX")
+  { echo "# wpfleet: written at every verified (re)load; the catch-all vhosts send it back"
+    printf 'Header always set X-Wpfleet-Alive "%s" "expr=%%{REQUEST_URI} == %s"\n' \
+      "$t" "'$ALIVE_PATH'"; } > "$tmp"
+  chmod 644 "$tmp"; mv -f "$tmp" "$ALIVE_CONF"
+  TOKEN=$t
+}
+probe() {  # $1 address, $2 port, $3 tls|plain: the X-Wpfleet-Alive header the port sends back
+  local req="GET $ALIVE_PATH HTTP/1.0\r\nHost: %(default_host)s\r\n\r\n"
+  if [ "$3" = tls ]; then
+    command -v openssl >/dev/null || { echo "$TOKEN"; return; }  # cannot check: trust
+    printf "$req" | timeout 3 openssl s_client -quiet -connect "$1:$2" \
+      -servername %(default_host)s 2>/dev/null
+  else
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"; printf "$2" >&3; cat <&3' "$1" "$2" "$req" \
+      2>/dev/null
+  fi | tr -d '\r' | sed -n 's/^[Xx]-[Ww]pfleet-[Aa]live: *//p' | head -n1
+}
+ports_answer() {  # prints the first address:port where our Apache does not answer with TOKEN
+  local a p t
+  while read -r a p t; do
+    [ "$(probe "$a" "$p" "$t")" = "$TOKEN" ] || { echo "$a:$p"; return 1; }
   done < <(listen_addrs)
 }
 wait_up() {  # $1 $2: now_ticks and pidfile_stamp before; $3: the master that must stay, or ""
-  local i dead=0 pid  # 0 once a new generation is up and every port answers (<= 20 s)
-  for i in $(seq 1 100); do
+  local i dead=0 pid end=$((SECONDS + 20))  # 0 once a new generation is up and every port
+  for i in $(seq 1 100); do                 # answers with the token (<= 20 s, 100 rounds)
+    [ "$SECONDS" -le "$end" ] || return 1
     pid=$(master_pid)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { [ -z "$3" ] || [ "$pid" = "$3" ]; }; then
       dead=0
@@ -89,6 +120,7 @@ stop_apache() {  # 0 once the master is gone (<= 15 s)
 }
 reload_apache() {  # graceful reload, or start when Apache is down; 0 once verified
   local ticks stamp pid; ticks=$(now_ticks); stamp=$(pidfile_stamp); pid=$(master_pid)
+  new_token
   if master_alive; then
     apache2ctl graceful 9>&- || return 1
     wait_up "$ticks" "$stamp" "$pid"
@@ -99,6 +131,7 @@ reload_apache() {  # graceful reload, or start when Apache is down; 0 once verif
 }
 restart_apache() {  # stop + start: an MPM cannot be changed by a (graceful) restart
   local ticks stamp; ticks=$(now_ticks); stamp=$(pidfile_stamp)
+  new_token
   stop_apache || return 1
   start_apache || return 1
   wait_up "$ticks" "$stamp" ""
@@ -130,4 +163,4 @@ check_cert_pairs() {  # every enabled vhost's certificate matches its key (confi
              "$CONFDIR"/sites-enabled/*.conf 2>/dev/null)
   return "$bad"
 }
-"""
+""".replace("%(default_host)s", DEFAULT_HOST)

@@ -20,7 +20,8 @@ from components.render.command import BoxCommand, script
 
 # mod_proxy + balancer + active health checks, headers, rewrite (redirects), ssl (443 vhosts),
 # http2 (h2 on the TLS vhosts)
-MODULES = ("proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests", "slotmem_shm",
+MODULES = ("proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests", "lbmethod_bybusyness",
+           "slotmem_shm",
            "proxy_hcheck", "headers", "rewrite", "ssl", "socache_shmcb", "alias", "http2")
 # The MPM: event. mpm_worker was ~30% faster under closed-loop wrk (each keep-alive request stays
 # on one thread), but it parks a thread on every idle keep-alive connection: browser-like clients
@@ -179,6 +180,7 @@ BACKUP=$(mktemp -d "$CONFDIR/.wpfleet-install.XXXXXX")
 trap 'rm -rf "$BACKUP"' EXIT
 for d in mods-enabled conf-enabled sites-enabled; do cp -a "$CONFDIR/$d" "$BACKUP/$d"; done
 FILES=("$CONFDIR/ports.conf" "$CONFDIR/conf-available/wpfleet-tuning.conf"
+       "$CONFDIR/wpfleet-default.crt" "$CONFDIR/wpfleet-default.key"
        "$CONFDIR/sites-available/%(default)s.conf")
 for f in "${FILES[@]}"; do
   [ -f "$f" ] && cp -p "$f" "$BACKUP/$(basename "$f")"
@@ -229,10 +231,17 @@ if [ ! -L "$CONFDIR/conf-enabled/wpfleet-tuning.conf" ]; then
 fi
 # the catch-all vhosts (421 for unknown Host/SNI) with a self-signed pair of their own
 CRT="$CONFDIR/wpfleet-default.crt" KEY="$CONFDIR/wpfleet-default.key"
-if [ ! -s "$CRT" ] || [ ! -s "$KEY" ]; then
+# a leaf (CA:FALSE, serverAuth): `openssl req -x509` marks certificates as a CA by default, which
+# mod_ssl warns about at every start (AH01906); one made so by an older wpfleet is replaced
+if [ ! -s "$CRT" ] || [ ! -s "$KEY" ] \\
+    || ! openssl x509 -in "$CRT" -noout -ext basicConstraints 2>/dev/null | grep -q 'CA:FALSE'; then
   (umask 077; openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=%(default_host)s \\
-     -keyout "$KEY" -out "$CRT" 2>/dev/null)
-  chmod 644 "$CRT"; echo "generated the catch-all vhost's self-signed certificate"; changed=1
+     -addext basicConstraints=critical,CA:FALSE \\
+     -addext keyUsage=critical,digitalSignature,keyEncipherment \\
+     -addext extendedKeyUsage=serverAuth -addext subjectAltName=DNS:%(default_host)s \\
+     -keyout "$KEY.new" -out "$CRT.new" 2>/dev/null)
+  chmod 644 "$CRT.new"; mv -f "$KEY.new" "$KEY"; mv -f "$CRT.new" "$CRT"
+  echo "generated the catch-all vhost's self-signed certificate (a leaf)"; changed=1
 fi
 put "$CONFDIR/sites-available/%(default)s.conf" <<WPFLEET_DEFAULT_EOF
 %(default_conf)sWPFLEET_DEFAULT_EOF

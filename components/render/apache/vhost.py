@@ -29,14 +29,22 @@ PORTS_CONF = "/etc/apache2/ports.conf"
 # Health checks prove PHP answers, at the cost of one PHP file that does nothing: WordPress's
 # wp-content/index.php ("Silence is golden", an empty 200 when PHP runs; the expression
 # `wpfleet_php` is in the tuning conf). A home page costs a full WordPress boot + DB queries.
-# 2 failures take a replica out; 1 pass brings it back.
+# Every 2 s; 1 failure takes a replica out, 1 pass brings it back. A hung replica's check waits
+# out `timeout` (10 s): it is out within interval + timeout = 12 s of hanging (a request that
+# timed out may take it out sooner, for `retry` seconds). What keeps clients off a hung replica
+# before and between those is lbmethod=bybusyness (site_conf): see tests/integration/
+# test_apache_replica_faults.py (issue 21: 3 slow or failed requests of 2,400, was 334).
 HEALTH_URI = "/wp-content/index.php"
-HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=5 hcpasses=1 hcfails=2"
+HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=2 hcpasses=1 hcfails=1"
 # Connections to replicas are pooled and reused (the default); a dead pooled connection is
 # detected before reuse. retry: how long a member that refused a connection stays out.
 # timeout: a replica silent for 10 s (hung PHP) fails the request and, with failontimeout, is
 # taken out (Apache's default would wait `Timeout`); the health check uses it too.
-MEMBER = "retry=5 connectiontimeout=3 timeout=10 keepalive=On"
+# ttl: a pooled connection idle for 3 s is closed, not reused: the replicas' Apache closes idle
+# keep-alive connections after 5 s (KeepAliveTimeout), and a request sent on a connection the
+# replica is closing at that moment fails with a 502.
+UPSTREAM_TTL = "ttl=3"
+MEMBER = f"retry=5 connectiontimeout=3 timeout=10 keepalive=On {UPSTREAM_TTL}"
 PROXIED_BANNERS = ("Server", "X-Powered-By")  # what the software behind a site/backend is
 HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites manual edits.\n"
 
@@ -78,7 +86,7 @@ def _acme_block(stack: StackConfig) -> str:
             f"    Alias {ACME_PATH} {webroot}{ACME_PATH}\n")
 
 
-def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
+def _proxy_block(proto: str, path: str, target: str, manager: bool, params: str) -> str:
     # Clients must not spoof what the backend trusts: set the scheme, drop forwarded headers
     # the client sent (mod_proxy then appends the real client address and host).
     lines = ["    ProxyPreserveHost On",
@@ -97,7 +105,7 @@ def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
                   "        SetHandler balancer-manager",
                   "        Require local",
                   "    </Location>"]
-    lines += [f"    ProxyPass {path} {target}", f"    ProxyPassReverse {path} {target}"]
+    lines += [f"    ProxyPass {path} {target}{params}", f"    ProxyPassReverse {path} {target}"]
     return "\n".join(lines) + "\n"
 
 
@@ -121,7 +129,7 @@ def _secure_cookie(extra: str) -> str:
 
 
 def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, target: str,
-            manager: bool, extra: str = "") -> str:
+            manager: bool, extra: str = "", params: str = "") -> str:
     """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass.
     Redirects use the public ports."""
     a = stack.apache
@@ -142,9 +150,9 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
             " [R=301,L]\n"
             "    </IfFile>\n")
     out = (f"<VirtualHost *:{a.http_port}>\n{names}{logs}"
-           "    RewriteEngine On\n"
+           f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
            f"{https_redirect}{_canonical_rules(host.domains, 'http', a.redirect_http_port)}"
-           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager)}"
+           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager, params)}"
            "</VirtualHost>\n")
     if host.tls:
         hsts = frontdoor.HSTS if getattr(host, "hsts", True) else ""
@@ -153,10 +161,10 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
                 "    SSLEngine on\n"
                 f"    SSLCertificateFile {live}/fullchain.pem\n"
                 f"    SSLCertificateKeyFile {live}/privkey.pem\n{hsts}"
-                "    RewriteEngine On\n"
+                f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
                 f"{_acme_block(stack)}{_secure_cookie(extra)}"
-                f"{_proxy_block('https', path, target, manager)}"
+                f"{_proxy_block('https', path, target, manager, params)}"
                 "</VirtualHost>\n</IfFile>\n</IfModule>\n")
     return out
 
@@ -166,22 +174,27 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
     members = "".join(
         f"    BalancerMember http://127.0.0.1:{port} route=r{i} {MEMBER} {HCHECK}\n"
         for i, port in enumerate(site.ports))
-    sticky = ""
+    # The balancer's own settings go on each vhost's ProxyPass: a `ProxyPass balancer://...`
+    # inside a VirtualHost uses that vhost's copy of the balancer, which does NOT get what a
+    # `ProxySet` in the server-level <Proxy> section sets (seen on the balancer-manager page:
+    # byrequests, failontimeout off). The <Proxy> section holds the members.
+    # bybusyness: each request goes to the member with the fewest requests in flight, so a
+    # hung member (its requests pile up) stops getting new ones at once instead of a third of
+    # them until a health check or a timeout takes it out; a refused connection retries the
+    # next member; failontimeout: a member that timed out (hung) is taken out like a refused one
+    params = " lbmethod=bybusyness failontimeout=On"
     if site.sticky:
-        sticky = "    ProxySet stickysession=WPFLEET_ROUTE\n"
+        params += " stickysession=WPFLEET_ROUTE"
     head = (f"# wpfleet site {site.name}: {', '.join(site.domains)} -> "
             f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n{HEADER}"
-            f"<Proxy {balancer}>\n{members}"
-            # byrequests spreads load evenly; a refused connection retries the next member
-            # failontimeout: a member that timed out (hung) is taken out like a refused one
-            f"    ProxySet lbmethod=byrequests failontimeout=On\n{sticky}</Proxy>\n")
+            f"<Proxy {balancer}>\n{members}</Proxy>\n")
     cookie = ""
     if site.sticky:  # the cookie names the replica that served the first request
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
                   f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED\n')
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
                                  wp_php.limit_request_body(site) + cookie
-                                 + apache_cache.cache_block(site))
+                                 + apache_cache.cache_block(site), params)
 
 
 def backend_target(backend: BackendConfig) -> str:
@@ -203,7 +216,10 @@ def backend_conf(stack: StackConfig, backend: BackendConfig) -> str:
     only = ""
     if path != "/":  # only the route's path (and the ACME path) is served on this domain
         only = f"    RedirectMatch 404 ^/(?!{re.escape(ACME_PATH[1:])}|{re.escape(path[1:])})\n"
-    return head + _vhosts(stack, backend, path, backend_target(backend), False, only)
+    # ttl: the upstream's idle keep-alive connections are dropped before it closes them
+    # (Node.js's default keepAliveTimeout is 5 s), as for the sites' replicas (MEMBER)
+    return head + _vhosts(stack, backend, path, backend_target(backend), False, only,
+                          f" {UPSTREAM_TTL}")
 
 
 def acme_conf(stack: StackConfig) -> str:

@@ -45,3 +45,18 @@ def test_install_stamp_names_the_exact_script() -> None:
     fingerprint = [ln for ln in a.splitlines() if "FINGERPRINT=" in ln][0]
     assert fingerprint not in b  # another script, another stamp: applied (and verified) again
     assert "<VirtualHost *:8080>" in b and "RewriteRule ^ - [R=421,L]" in b
+
+
+def test_request_guard_leads_every_vhost_and_h2c_is_off() -> None:
+    """Issue 21 item 5 (the real-Apache checks are in tests/integration/)."""
+    s = parse(RAW)
+    conf = apache.site_conf(s, s.sites[0])
+    assert conf.count("RewriteCond %{HTTP:Transfer-Encoding} !^(chunked)?$ [NC]") == 2
+    assert conf.count("RewriteCond %{REQUEST_METHOD} =CONNECT") == 2
+    for vhost in conf.split("<VirtualHost")[1:]:  # before any redirect or ProxyPass
+        assert vhost.index("=CONNECT") < vhost.index("ProxyPass")
+        assert vhost.index("=CONNECT") < vhost.index("R=301")
+    tuning = install_command(80, 443).create
+    assert "H2Upgrade off" in tuning and "H2Direct off" in tuning and "h2c" not in tuning.split(
+        "Protocols", 1)[1].split("\n", 1)[0]
+    assert "basicConstraints=critical,CA:FALSE" in tuning

@@ -51,6 +51,10 @@ def test_site_conf_balances_all_replicas_with_health_checks() -> None:
     assert 'RequestHeader set X-Forwarded-Proto "https"' in conf
     assert "<VirtualHost *:80>" in conf and "<VirtualHost *:443>" in conf
     assert "balancer-manager" not in conf  # off unless enabled
+    # issue 21 items 1 and 4: the balancer settings on both vhosts' ProxyPass, ttl on members
+    assert conf.count("ProxyPass / balancer://wpfleet-blog/ lbmethod=bybusyness "
+                      "failontimeout=On\n") == 2
+    assert conf.count(" ttl=3 ") == 3 and conf.count("hcinterval=2 hcpasses=1 hcfails=1") == 3
 
 
 def test_acme_path_is_excluded_before_proxying_and_never_redirected() -> None:
@@ -59,8 +63,9 @@ def test_acme_path_is_excluded_before_proxying_and_never_redirected() -> None:
     http = conf.split("</VirtualHost>")[0]
     assert http.index("ProxyPass /.well-known/acme-challenge/ !") < http.index("ProxyPass / ")
     assert "Alias /.well-known/acme-challenge/ /srv/acme/.well-known/acme-challenge/" in http
-    # every rewrite rule in the HTTP vhost (2 redirects, the upload limit) exempts the ACME path
-    assert http.count("RewriteRule") == http.count(
+    # every rewrite rule in the HTTP vhost (2 redirects, the upload limit) exempts the ACME path;
+    # the request guard's two refusals (odd Transfer-Encoding, CONNECT) apply to it too
+    assert http.count("RewriteRule") - 2 == http.count(
         r"RewriteCond %{REQUEST_URI} !^/\.well\-known/acme\-challenge/") == 3
 
 
@@ -79,7 +84,10 @@ def test_site_without_tls_has_no_https_and_sticky_sets_a_route_cookie() -> None:
     s = stack()
     conf = apache.site_conf(s, s.sites[1])
     assert "IfFile" not in conf and "SSLEngine" not in conf and ":443" not in conf
-    assert "ProxySet stickysession=WPFLEET_ROUTE" in conf
+    # on each vhost's ProxyPass: a server-level ProxySet does not reach the vhosts' balancer
+    assert conf.count("ProxyPass / balancer://wpfleet-shop/ lbmethod=bybusyness failontimeout=On"
+                      " stickysession=WPFLEET_ROUTE\n") == 1  # tls: false, one vhost
+    assert "ProxySet" not in conf
     assert "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e" in conf
 
 
