@@ -161,13 +161,13 @@ def test_sticky_site_pins_a_client_to_one_replica(box: Box) -> None:
 def test_broken_conf_is_rolled_back_and_apache_keeps_serving(box: Box) -> None:
     good = (box.env.root / "sites-available" / "wpfleet-blog.conf").read_text()
     script = (box.out / "commands" / "apache-conf-blog.sh").read_text()
-    broken = script.replace("ProxySet lbmethod=byrequests", "ProxySett lbmethod=byrequests")
+    broken = script.replace("ProxyPreserveHost On", "ProxyPreserveHostt On")
     assert broken != script
     path = box.out.parent / "broken-apply.sh"
     path.write_text(broken)
     r = box.env.run_script(path)
     assert r.returncode != 0
-    assert "configtest FAILED" in r.stderr and "ProxySett" in r.stderr
+    assert "configtest FAILED" in r.stderr and "ProxyPreserveHostt" in r.stderr
     assert (box.env.root / "sites-available" / "wpfleet-blog.conf").read_text() == good
     assert not list((box.env.root / "sites-available").glob(".wpfleet-blog*"))
     assert request(HTTP, BLOG_HOST).status == 200
