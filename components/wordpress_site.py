@@ -14,11 +14,10 @@ from components.config import SiteConfig
 from components.go_duration import seconds
 from components.network import Network
 from components.render.wordpress import php as wp_php
+from components.render.wordpress.db import DB_NAME, DB_USER, db_user_command
 
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
               "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
-DB_NAME = "wordpress"
-DB_USER = "wordpress"
 # Salts may use punctuation, but no quote, backslash or $ (safe in env files and PHP alike).
 SALT_SPECIAL = "!#%()*+,-./:;<=>?@[]^_{|}~"
 DB_STOP_SECONDS = 60  # MariaDB's clean shutdown; stays below systemd's 90 s stop timeout
@@ -149,6 +148,12 @@ class WordPressSite(pulumi.ComponentResource):
             labels=labels(site.name, "db"), opts=docker_child.merge(replace).merge(
                 pulumi.ResourceOptions(depends_on=list(args.images))))
 
+        # the user's password inside MariaDB follows the secret (a rotation is a --replace of
+        # the password): set before any replica connects (render/wordpress/db.py)
+        self.db_user = args.box.run(
+            db_user_command(site), parent=self, depends_on=[self.db],
+            stdin=pulumi.Output.secret(db_password.apply(lambda pw: pw + "\n")))
+
         wp_env = _env(db_password, salt_block,
                       lambda pw, block: wordpress_env(site, pw, split_salts(block)))
         if args.smtp_password is not None:  # read by the mail plugin with getenv()
@@ -157,7 +162,7 @@ class WordPressSite(pulumi.ComponentResource):
         self.replicas: list[docker.Container] = []
         for i, port in enumerate(site.ports):
             # replica 0 copies WordPress into the shared empty volume; the others wait for it
-            after: list[pulumi.Resource] = [self.db] if i == 0 else [self.replicas[0]]
+            after: list[pulumi.Resource] = [self.db, self.db_user] if i == 0 else [self.replicas[0]]
             after += [*args.after, *args.images]
             self.replicas.append(docker.Container(
                 f"{name}-wp-{i}", name=f"wpfleet-{site.name}-wp-{i}",

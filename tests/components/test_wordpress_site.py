@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from components.config import SiteConfig
 from components.wordpress_site import SALT_NAMES, config_extra, mariadb_env, split_salts, wordpress_env
 
@@ -67,3 +70,46 @@ def test_split_salts_gives_eight_distinct_pieces() -> None:
     import pytest
     with pytest.raises(ValueError, match="512"):
         split_salts(block[:-1])
+
+
+def test_db_user_password_follows_the_secret_before_any_replica_starts() -> None:
+    """MariaDB applies MARIADB_PASSWORD only to an empty volume: a rotated password (a --replace
+    of <site>-db-password) must be set inside the database by db-user-<site>, after the DB
+    container and before the replicas, the password on stdin only."""
+    from tests.harness import BASE_CONFIG, SECRETS, run_stack
+    graph = run_stack(BASE_CONFIG, SECRETS)
+    for site in ("blog", "shop"):
+        cmd = graph.get(f"db-user-{site}", "command:remote:Command")
+        db = graph.get(f"{site}-db", "docker:index/container:Container")
+        assert db.urn in cmd.deps
+        assert "stdin" in cmd.secret_inputs
+        password = graph.get(f"{site}-db-password").outputs["result"]
+        assert cmd.inputs["stdin"] == password + "\n"
+        assert password not in cmd.inputs["create"] and password not in cmd.inputs["update"]
+        assert cmd.urn in graph.get(f"{site}-wp-0", "docker:index/container:Container").deps
+
+
+def test_db_user_script_reads_the_password_from_stdin_only(tmp_path: Path) -> None:
+    """The script, run with a stand-in `docker`: the password reaches MariaDB's stdin as SQL,
+    never an argv; a password with SQL-special characters is refused."""
+    from components.config import parse
+    from components.render.wordpress.db import db_user_command
+    from tests.harness import BASE_CONFIG
+    site = parse(BASE_CONFIG).sites[0]
+    fake = tmp_path / "docker"
+    fake.write_text('#!/bin/sh\necho "argv: $*" >> "$LOG"\ncat >> "$LOG"\n')
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    script = db_user_command(site).create
+    env = {"PATH": "/usr/bin:/bin", "DOCKER": str(fake), "LOG": str(log)}
+    done = subprocess.run(["bash", "-c", script], input="S3cretPassw0rd\n", env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    argv = text.splitlines()[0]
+    assert argv.startswith("argv: exec -i wpfleet-blog-db sh -c") and "S3cret" not in argv
+    assert "ALTER USER 'wordpress'@'%' IDENTIFIED BY 'S3cretPassw0rd';" in text
+    assert "S3cret" not in done.stdout + done.stderr
+    bad = subprocess.run(["bash", "-c", script], input="x'; DROP USER root; --\n", env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and "DROP" not in log.read_text().split("S3cretPassw0rd")[-1]
