@@ -90,9 +90,11 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
                          "containers": s.container_names,
                          "certificate": certs[name].live_path if name in certs else None}
                   for name, s in sites.items()},
+        # a backend under a site's path is served with the site's certificate
         "backends": {b.name: {"url": f"{'https' if b.tls else 'http'}://{b.domain}{b.path}",
                               "upstream": b.upstream,
-                              "certificate": certs[b.name].live_path if b.name in certs else None}
+                              "certificate": certs[cert].live_path
+                              if (cert := b.site or b.name) in certs else None}
                      for b in stack.backends},
         "adminPasswords": {name: i.admin_password for name, i in installs.items()},
     }

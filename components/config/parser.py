@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from components.config import backup as config_backup
-from components.config import checks
+from components.config import checks, routes
 from components.config.checks import Problems, take, unknown_keys
 from components.config.install import SITE_INSTALL_KEYS, install_checks, site_install
 from components.config.model import (
@@ -49,7 +49,7 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConf
     # keep each entry's index in the user's list so messages point at the right entry
     sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites")) if (s := _site(p, i, r))]
     backends = [(i, b) for i, r in enumerate(_items(p, raw, "backends"))
-                if (b := _backend(p, i, r))]
+                if (b := _backend(p, i, r, tuple(s for _, s in sites)))]
     duck = _duckdns(p, raw) if raw.get("duckdns") is not None else None
     firewall = _firewall(p, _mapping(p, raw, "firewall"))
     backup = config_backup.parse(p, raw["backup"]) if raw.get("backup") is not None else None
@@ -244,7 +244,8 @@ def _check_image(p: Problems, key: str, ref: str) -> None:
         p.add(key, ref, "uses the moving tag :latest; pin a version so `pulumi up` is repeatable")
 
 
-def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
+def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
+             ) -> BackendConfig | None:
     k = f"{NS}:backends[{i}]"
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with name, domain and upstream (or image and port)")
@@ -296,13 +297,16 @@ def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
     memory = take(p, k, raw, "memoryMb", int, 256)
     if not 32 <= memory <= 65536:
         p.add(f"{k}.memoryMb", memory, "must be between 32 and 65536 (megabytes)")
+    tls = take(p, k, raw, "tls", bool)
+    site = routes.under_site(p, k, domain, path, tls, sites) if domain is not None else None
     if len(p.items) > before or name is None or domain is None or upstream is None:
         return None
     return BackendConfig(name=name, domain=domain, path=path, upstream=upstream,
-                         tls=take(p, k, raw, "tls", bool, True), image=image, port=port,
-                         container_port=cport, memory_mb=memory,
+                         tls=site.tls if site is not None else (True if tls is None else tls),
+                         image=image, port=port, container_port=cport, memory_mb=memory,
                          env=tuple((str(a), _env_str(b)) for a, b in env.items()),
-                         secret_env=tuple(secret_env))
+                         secret_env=tuple(secret_env),
+                         site=site.name if site is not None else None)
 
 
 def _env_str(value: Any) -> str:
@@ -372,10 +376,18 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
                 p.add(label, port, f"overlaps port {port} already used by {ports[port]}")
             else:
                 ports[port] = label
+    paths: dict[tuple[str, str], str] = {}
     for i, b in zip(backend_idx, stack.backends, strict=True):
         k = f"{NS}:backends[{i}]"
         claim(names, b.name, f"{k}.name", "a name")
-        claim(domains, b.domain, f"{k}.domain", "a domain")
+        if b.site is None:
+            claim(domains, b.domain, f"{k}.domain", "a domain")
+        else:  # a route under a site: the site holds the domain, each path once
+            route = (b.domain, b.path.rstrip("/"))
+            if route in paths:
+                p.add(f"{k}.path", b.path, f"is already routed on {b.domain} by {paths[route]}; "
+                      "give one of them another path")
+            paths.setdefault(route, f"{k}.path")
         upstream_port = checks.loopback_port(b.upstream) if b.image is None else None
         if upstream_port is not None and upstream_port in ports:
             p.add(f"{k}.upstream", b.upstream, f"points at port {upstream_port}, which is "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 
 from components.config import SiteConfig, StackConfig
+from components.render.apache import routes as apache_routes
 from components.render.command import BoxCommand, script
 
 CACHE_BASE = "/var/cache/apache2"
@@ -60,7 +61,7 @@ _BLOCK = """\
     EnableSendfile On
     # X-Cache: HIT / MISS / REVALIDATE from mod_cache, BYPASS from the rules below
     CacheHeader On
-    # Personal or state-changing requests: never looked up (request no-cache/no-store; never
+@ROUTES@    # Personal or state-changing requests: never looked up (request no-cache/no-store; never
     # CacheIgnoreCacheControl On, which would ignore exactly this) and never stored (no-cache env).
     SetEnvIfNoCase Cookie "@COOKIES@" no-cache
     SetEnvIfNoCase Request_URI "@PATHS@" no-cache
@@ -102,14 +103,30 @@ def cron_file(site: SiteConfig) -> str:
             f"{cron_line(site)}")
 
 
-def cache_block(site: SiteConfig) -> str:
-    """Directives for both vhosts of `site` (placed before ProxyPass); "" when the cache is off."""
+def cache_block(site: SiteConfig, routes: tuple[str, ...] = ()) -> str:
+    """Directives for both vhosts of `site` (placed before ProxyPass); "" when the cache is off.
+
+    `routes`: paths of backends under the site (`/api`): never looked up or stored, and the
+    WordPress rules below (request/response header rewriting) do not touch them."""
     if site.cache is None:
         return ""
-    return (_BLOCK.replace("@TTL@", str(site.cache.ttl)).replace("@ROOT@", cache_root(site))
+    text = (_BLOCK.replace("@TTL@", str(site.cache.ttl)).replace("@ROOT@", cache_root(site))
             .replace("@COOKIES@", "(" + "|".join(PERSONAL_COOKIES) + ")")
             .replace("@PATHS@", "(" + "|".join(NO_CACHE_PATHS) + ")")
             .replace("@QUERY@", "|".join(NO_CACHE_QUERY)))
+    if not routes:
+        return text.replace("@ROUTES@", "")
+    regex = apache_routes.pattern(routes)
+    store, rules = text.split("@ROUTES@")
+    # CacheDisable keeps mod_cache off the route; the no-cache variable (set on the decoded
+    # path, the one ProxyPass matches: /%61pi is /api) also forbids storing, whatever spelling
+    # of the path CacheDisable compares
+    off = "".join(f"    CacheDisable {p}\n" for p in routes)
+    return (store + "    # backend routes: not WordPress pages, never cached\n" + off
+            + f'    SetEnvIf Request_URI "{regex}" no-cache\n'
+            + f'    <If "%{{REQUEST_URI}} !~ m#{regex}#">\n'
+            + "".join(f"    {line}\n" if line else "\n" for line in rules.splitlines())
+            + "    </If>\n")
 
 
 _APPLY = """\

@@ -13,11 +13,11 @@ Vhosts are `*:<port>`: the `Listen` lines live in ports.conf, managed by the ins
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render.apache import cache as apache_cache
 from components.render.apache import frontdoor, scripts
+from components.render.apache import routes as apache_routes
 from components.render.command import BoxCommand
 from components.render.constants import ACME_PATH
 from components.render.wordpress import php as wp_php
@@ -41,8 +41,9 @@ HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites ma
 
 
 def hosts(stack: StackConfig) -> tuple[SiteConfig | BackendConfig, ...]:
-    """Sites then backend routes: each gets one conf and one command."""
-    out: list[SiteConfig | BackendConfig] = [*stack.sites, *stack.backends]
+    """Sites then backends with a domain of their own: each gets one conf and one command (a
+    backend under a site's path is part of the site's conf)."""
+    out: list[SiteConfig | BackendConfig] = [*stack.sites, *stack.own_domain_backends]
     return tuple(out)
 
 
@@ -77,7 +78,8 @@ def _acme_block(stack: StackConfig) -> str:
             f"    Alias {ACME_PATH} {webroot}{ACME_PATH}\n")
 
 
-def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
+def _proxy_block(proto: str, path: str, target: str, manager: bool,
+                 routes: tuple[BackendConfig, ...] = ()) -> str:
     # Clients must not spoof what the backend trusts: set the scheme, drop forwarded headers
     # the client sent (mod_proxy then appends the real client address and host).
     lines = ["    ProxyPreserveHost On",
@@ -91,6 +93,7 @@ def _proxy_block(proto: str, path: str, target: str, manager: bool) -> str:
                   "        SetHandler balancer-manager",
                   "        Require local",
                   "    </Location>"]
+    lines += apache_routes.proxy_lines(routes)  # before ProxyPass /: the first match wins
     lines += [f"    ProxyPass {path} {target}", f"    ProxyPassReverse {path} {target}"]
     return "\n".join(lines) + "\n"
 
@@ -115,7 +118,7 @@ def _secure_cookie(extra: str) -> str:
 
 
 def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, target: str,
-            manager: bool, extra: str = "") -> str:
+            manager: bool, extra: str = "", routes: tuple[BackendConfig, ...] = ()) -> str:
     """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass.
     Redirects use the public ports."""
     a = stack.apache
@@ -138,7 +141,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
     out = (f"<VirtualHost *:{a.http_port}>\n{names}{logs}"
            "    RewriteEngine On\n"
            f"{https_redirect}{_canonical_rules(host.domains, 'http', a.redirect_http_port)}"
-           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager)}"
+           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager, routes)}"
            "</VirtualHost>\n")
     if host.tls:
         hsts = frontdoor.HSTS if getattr(host, "hsts", True) else ""
@@ -150,7 +153,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
                 "    RewriteEngine On\n"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
                 f"{_acme_block(stack)}{_secure_cookie(extra)}"
-                f"{_proxy_block('https', path, target, manager)}"
+                f"{_proxy_block('https', path, target, manager, routes)}"
                 "</VirtualHost>\n</IfFile>\n</IfModule>\n")
     return out
 
@@ -164,7 +167,10 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
     if site.sticky:
         sticky = "    ProxySet stickysession=WPFLEET_ROUTE\n"
     head = (f"# wpfleet site {site.name}: {', '.join(site.domains)} -> "
-            f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n{HEADER}"
+            f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n"
+            + "".join(f"# wpfleet backend {b.name}: {b.domain}{b.path} -> {b.upstream}\n"
+                      for b in stack.routes(site.name))
+            + f"{HEADER}"
             f"<Proxy {balancer}>\n{members}"
             # byrequests spreads load evenly; a refused connection retries the next member
             # failontimeout: a member that timed out (hung) is taken out like a refused one
@@ -173,21 +179,12 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
     if site.sticky:  # the cookie names the replica that served the first request
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
                   f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED\n')
+    routes = stack.routes(site.name)
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
-                                 wp_php.limit_request_body(site) + cookie
-                                 + apache_cache.cache_block(site))
-
-
-def backend_target(backend: BackendConfig) -> str:
-    """Where ProxyPass sends `path`: an upstream without a path gets the request URI unchanged;
-    one with a path replaces `path` by it (nginx's proxy_pass rule)."""
-    up = urlsplit(backend.upstream)
-    base = f"{up.scheme}://{up.netloc}"
-    if not up.path:
-        return base + backend.path
-    target = up.path.rstrip("/")
-    # ProxyPass wants matching trailing slashes on both sides
-    return base + target + ("/" if backend.path.endswith("/") else "")
+                                 apache_routes.skip_site_rules(routes)
+                                 + wp_php.limit_request_body(site) + cookie
+                                 + apache_cache.cache_block(site, tuple(b.path for b in routes)),
+                                 routes)
 
 
 def backend_conf(stack: StackConfig, backend: BackendConfig) -> str:
@@ -197,7 +194,7 @@ def backend_conf(stack: StackConfig, backend: BackendConfig) -> str:
     only = ""
     if path != "/":  # only the route's path (and the ACME path) is served on this domain
         only = f"    RedirectMatch 404 ^/(?!{re.escape(ACME_PATH[1:])}|{re.escape(path[1:])})\n"
-    return head + _vhosts(stack, backend, path, backend_target(backend), False, only)
+    return head + _vhosts(stack, backend, path, apache_routes.target(backend), False, only)
 
 
 def acme_conf(stack: StackConfig) -> str:
