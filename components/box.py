@@ -90,9 +90,16 @@ def known_hosts_line(host: str, port: int, host_key: str) -> str:
     return f"{target} {host_key}\n"
 
 
+# Set by the render (components/render/resource_plan/dump.py) to its throwaway directory: the
+# program it runs under mocks then writes its key files there, never over the real ones.
+SANDBOX_HOME_ENV = "WPFLEET_RENDER_SANDBOX"
+
+
 def ssh_home() -> Path:
-    """The home directory ssh expands "~" to: the passwd entry's, not $HOME (as OpenSSH does)."""
-    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    """The home directory ssh expands "~" to: the passwd entry's, not $HOME (as OpenSSH does);
+    inside the render's sandbox, the sandbox."""
+    sandbox = os.environ.get(SANDBOX_HOME_ENV)
+    return Path(sandbox) if sandbox else Path(pwd.getpwuid(os.getuid()).pw_dir)
 
 
 def expand(path: str) -> Path:
