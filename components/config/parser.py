@@ -29,6 +29,8 @@ from components.config.secrets import set_secret_hint
 from components.config.wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
+BACKEND_KEYS = ("name", "domain", "path", "upstream", "tls", "image", "port", "containerPort",
+                "env", "secretEnv", "memoryMb")
 # WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
 MAX_CACHE_TTL = 43200
 
@@ -250,8 +252,7 @@ def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with name, domain and upstream (or image and port)")
         return None
-    unknown_keys(p, k, raw, {"name", "domain", "path", "upstream", "tls", "image", "port",
-                             "containerPort", "env", "secretEnv", "memoryMb"})
+    unknown_keys(p, k, raw, set(BACKEND_KEYS))
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -286,6 +287,9 @@ def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
     for key, value in env.items():
         if not checks.ENV_NAME_RE.match(str(key)):
             p.add(f"{k}.env", key, "is not a valid environment variable name")
+        elif key in BACKEND_KEYS:  # e.g. `tls: false` indented one level too deep
+            p.add(f"{k}.env.{key}", value, f"is a backend setting, not an environment variable: "
+                  f"indent it as {k}.{key} (or rename the variable, e.g. {key.upper()})")
         if not isinstance(value, (str, int, float, bool)) or "\n" in str(value):
             p.add(f"{k}.env.{key}", value, "must be a single-line string or number")
     secret_env = take(p, k, raw, "secretEnv", list, [])
