@@ -106,13 +106,18 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     port = take(p, k, raw, "port", int, 22)
     user = take(p, k, raw, "user", str, "root")
     host_key = take(p, k, raw, "hostKey", str)
-    if host is not None and host != "local" and not (checks.is_hostname(host)
-                                                     or checks.is_ip(host)):
+    if host_key is not None:  # a pasted keyscan/known_hosts/.pub line: keep "TYPE BASE64"
+        host_key = checks.normalise_host_key(host_key)
+    if host == "localhost":
+        p.add(f"{k}.host", host, "would make pulumi log in to this machine over SSH; when pulumi "
+              "runs on the box itself, write host: local (no SSH key or hostKey needed)")
+    elif host is not None and host != "local" and not (checks.is_hostname(host)
+                                                       or checks.is_ip(host)):
         p.add(f"{k}.host", host, "must be a hostname, an IP address, or \"local\"")
     checks.check_port(p, f"{k}.port", port, low=1)
     if not checks.POSIX_USER_RE.match(user):
         p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
-    if host is not None and host != "local":
+    if host is not None and host not in ("local", "localhost"):
         checks.check_host_key(p, f"{k}.hostKey", host_key, host, port)
     disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
     if disk < 0:
@@ -209,6 +214,10 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
     extras = site_extras(p, k, raw, memory["memoryMb"])
+    if isinstance(raw.get("cache"), (bool, int)):  # `cache: true` / `cache: 60`
+        p.add(f"{k}.cache", raw["cache"], "must be a mapping: write cache: {ttl: 60} (seconds a "
+              "page stays cached for anonymous visitors; see docs/cache.md)")
+        raw = {**raw, "cache": None}
     cache = _cache(p, f"{k}.cache", take(p, k, raw, "cache", dict))
     hsts = take(p, k, raw, "hsts", bool, True)
     if len(p.items) > before or name is None or domain is None or port is None:
