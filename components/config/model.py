@@ -33,7 +33,7 @@ MAP_SECRET_KEYS = {BACKEND_SECRETS_KEY: "BACKEND.NAME", ADMIN_PASSWORDS_KEY: "SI
                    BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX"}
 SCALAR_OR_MAP_SECRET_KEYS = (SMTP_PASSWORD_KEY,)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
-              "boxes")  # boxes: see components/config/fleet.py
+              "boxes", "images")  # boxes: see components/config/fleet.py
 
 
 class ConfigError(pulumi.RunError):

@@ -48,8 +48,10 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConf
     box = _box(p, _mapping(p, raw, "box", required=True))
     acme = _acme(p, _mapping(p, raw, "acme"))
     apache = _apache(p, _mapping(p, raw, "apache"))
+    images = _images(p, _mapping(p, raw, "images"))
     # keep each entry's index in the user's list so messages point at the right entry
-    sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites")) if (s := _site(p, i, r))]
+    sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites"))
+             if (s := _site(p, i, r, images))]
     backends = [(i, b) for i, r in enumerate(_items(p, raw, "backends"))
                 if (b := _backend(p, i, r, tuple(s for _, s in sites)))]
     duck = _duckdns(p, raw) if raw.get("duckdns") is not None else None
@@ -177,7 +179,28 @@ def _name(p: Problems, k: str, raw: dict[str, Any]) -> str | None:
     return name
 
 
-def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
+def _images(p: Problems, raw: dict[str, Any]) -> dict[str, str]:
+    """`wpfleet:images`: the stack-wide default image of every site (a site's own
+    wordpressImage/mariadbImage still wins), so upgrading every site is one line."""
+    k = f"{NS}:images"
+    unknown_keys(p, k, raw, set(IMAGE_KEYS))
+    out = {}
+    for key, site_key in IMAGE_KEYS.items():
+        default = getattr(SiteConfig, SITE_IMAGE_FIELDS[site_key])
+        ref = take(p, k, raw, key, str, default)
+        before = len(p.items)
+        _check_image(p, f"{k}.{key}", ref)
+        out[site_key] = ref if len(p.items) == before else default  # reported once, here
+    return out
+
+
+# wpfleet:images key -> the site key it sets the default of
+IMAGE_KEYS = {"wordpress": "wordpressImage", "mariadb": "mariadbImage"}
+SITE_IMAGE_FIELDS = {"wordpressImage": "wordpress_image", "mariadbImage": "mariadb_image"}
+
+
+def _site(p: Problems, i: int, raw: Any, image_defaults: dict[str, str] | None = None
+          ) -> SiteConfig | None:
     k = f"{NS}:sites[{i}]"
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with name, domain and port")
@@ -202,9 +225,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         checks.check_port(p, f"{k}.port", port)
         if replicas >= 1 and port + replicas - 1 > 65535:
             p.add(f"{k}.port", port, f"with replicas: {replicas} runs past port 65535")
-    images = {f: take(p, k, raw, f, str, default)
-              for f, default in (("wordpressImage", SiteConfig.wordpress_image),
-                                 ("mariadbImage", SiteConfig.mariadb_image))}
+    defaults = image_defaults or {f: getattr(SiteConfig, a) for f, a in SITE_IMAGE_FIELDS.items()}
+    images = {f: take(p, k, raw, f, str, defaults[f]) for f in SITE_IMAGE_FIELDS}
     for f, ref in images.items():
         _check_image(p, f"{k}.{f}", ref)
     memory = {f: take(p, k, raw, f, int, 512) for f in ("memoryMb", "dbMemoryMb")}
