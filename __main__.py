@@ -90,11 +90,14 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
                          "containers": s.container_names,
                          "certificate": certs[name].live_path if name in certs else None}
                   for name, s in sites.items()},
+        # a backend under a site's path is served with the site's certificate
         "backends": {b.name: {"url": f"{'https' if b.tls else 'http'}://{b.domain}{b.path}",
                               "upstream": b.upstream,
-                              "certificate": certs[b.name].live_path if b.name in certs else None}
+                              "certificate": certs[cert].live_path
+                              if (cert := b.site or b.name) in certs else None}
                      for b in stack.backends},
         "adminPasswords": {name: i.admin_password for name, i in installs.items()},
+        "adminUsers": {s.name: s.admin_user for s in stack.sites},
     }
 
 
@@ -106,8 +109,12 @@ if fleet.legacy:  # a wpfleet:box stack: today's outputs
     pulumi.export("backends", only["backends"])
     pulumi.export("images", only["images"])
 else:  # grouped by box: `pulumi stack output boxes`
-    pulumi.export("boxes", {name: {k: v for k, v in d.items() if k != "adminPasswords"}
+    pulumi.export("boxes", {name: {k: v for k, v in d.items()
+                                   if k not in ("adminPasswords", "adminUsers")}
                             for name, d in deployed.items()})
-# `pulumi stack output adminPasswords --show-secrets`; the admin user is sites[].adminUser
+# each site's first administrator: `pulumi stack output adminUsers` (its login, sites[].adminUser)
+# and `pulumi stack output adminPasswords --show-secrets`
+pulumi.export("adminUsers", {name: user for d in deployed.values()
+                             for name, user in d["adminUsers"].items()})
 pulumi.export("adminPasswords", pulumi.Output.secret(
     {name: pw for d in deployed.values() for name, pw in d["adminPasswords"].items()}))

@@ -102,14 +102,27 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def docker_ssh_url(user: str, host: str, port: int) -> str:
+    """The Docker provider's `ssh://` host; an IPv6 address is bracketed (RFC 3986), or the URL
+    is invalid. The command connection takes the bare address (it joins host and port itself)."""
+    return f"ssh://{user}@{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def known_hosts_line(host: str, port: int, host_key: str) -> str:
     target = host if port == 22 else f"[{host}]:{port}"
     return f"{target} {host_key}\n"
 
 
+# Set by the render (components/render/resource_plan/dump.py) to its throwaway directory: the
+# program it runs under mocks then writes its key files there, never over the real ones.
+SANDBOX_HOME_ENV = "WPFLEET_RENDER_SANDBOX"
+
+
 def ssh_home() -> Path:
-    """The home directory ssh expands "~" to: the passwd entry's, not $HOME (as OpenSSH does)."""
-    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    """The home directory ssh expands "~" to: the passwd entry's, not $HOME (as OpenSSH does);
+    inside the render's sandbox, the sandbox."""
+    sandbox = os.environ.get(SANDBOX_HOME_ENV)
+    return Path(sandbox) if sandbox else Path(pwd.getpwuid(os.getuid()).pw_dir)
 
 
 def expand(path: str) -> Path:
@@ -160,7 +173,8 @@ class Box(pulumi.ComponentResource):
         self._swap_limit: pulumi.Output[bool] | None = None
         self.name_prefix = args.name_prefix
         self.local = args.host == "local"
-        self.docker_host = LOCAL_DOCKER if self.local else f"ssh://{args.user}@{args.host}:{args.port}"
+        self.docker_host = LOCAL_DOCKER if self.local else docker_ssh_url(args.user, args.host,
+                                                                          args.port)
         self.connection = None if self.local else command.remote.ConnectionArgs(
             host=args.host, port=args.port, user=args.user,
             private_key=args.private_key, host_key=args.host_key,

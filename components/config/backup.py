@@ -63,7 +63,7 @@ def _check_repository(p: Problems, key: str, repo: str) -> None:
     if URL_PASSWORD_RE.search(repo):
         p.add(key, "<hidden: it holds a password>", "puts a password in plaintext config; "
               f"remove repository and set the whole URL as a secret: `pulumi config set --secret "
-              f"--path '{NS}:{BACKUP_ENV_KEY}.RESTIC_REPOSITORY' URL`")
+              f"--path '{NS}:{BACKUP_ENV_KEY}.RESTIC_REPOSITORY'` (it asks for the URL)")
     elif repo.startswith("/"):
         if not LOCAL_REPOSITORY_RE.match(repo) or "/../" in repo + "/":
             p.add(key, repo, "must be an absolute path of letters, digits and . _ / @ + - "

@@ -131,6 +131,25 @@ def keyscan_hint(host: str, port: int) -> str:
     return f"ssh-keyscan -p {port} -t ed25519 {host} 2>/dev/null | cut -d' ' -f2-"
 
 
+KEY_TYPE_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521))$")
+BASE64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,3}$")
+
+
+def normalise_host_key(value: str) -> str:
+    """The "TYPE BASE64" inside what a user pasted: a known_hosts or ssh-keyscan line
+    ("blog.example.org ssh-ed25519 AAAA...", "[host]:2222 ssh-ed25519 AAAA...") or a .pub file
+    line with its comment ("ssh-ed25519 AAAA... root@blog"). Anything else is returned as is
+    (and refused by check_host_key with what to cut)."""
+    lines = [ln for ln in value.strip().splitlines() if ln.strip() and not ln.startswith("#")]
+    if len(lines) != 1:
+        return value
+    words = lines[0].split()
+    at = [i for i, w in enumerate(words) if KEY_TYPE_RE.match(w)]
+    if len(at) != 1 or at[0] > 1 or at[0] + 1 >= len(words) or not BASE64_RE.match(words[at[0] + 1]):
+        return value
+    return f"{words[at[0]]} {words[at[0] + 1]}"
+
+
 def check_host_key(p: Problems, key: str, value: str | None, host: str, port: int) -> None:
     """A remote box must pin its host key: both connections then verify it, none skips it."""
     hint = keyscan_hint(host, port)
@@ -138,11 +157,18 @@ def check_host_key(p: Problems, key: str, value: str | None, host: str, port: in
         p.items.append(f"{key}: is required for a remote box (without it the commands would not "
                        f"verify the box at all); set it to the output of `{hint}`")
     elif value.startswith("ssh-rsa "):
-        p.add(key, value, "is an ssh-rsa key, which the command connection can only "
-              f"verify with SHA-1 signatures that OpenSSH >= 8.8 refuses; pin the ed25519 key: `{hint}`")
+        p.add(key, value, f"is an ssh-rsa key: {RSA_WHY}; pin the box's ed25519 key: `{hint}`")
+    elif len([ln for ln in value.splitlines() if ln.strip()]) > 1:
+        p.add(key, value, "holds several lines (ssh-keyscan prints one per key type); keep only "
+              f"the ssh-ed25519 one, or paste the output of `{hint}`")
     elif not HOST_KEY_RE.match(value):
-        p.add(key, value, f"must be one public host key \"TYPE BASE64\" without the host name; "
-              f"use the output of `{hint}`")
+        p.add(key, value, "must be one public host key \"TYPE BASE64\" (e.g. \"ssh-ed25519 "
+              f"AAAAC3...\"), nothing else on the line; paste the output of `{hint}`")
+
+
+# one reason, said the same way wherever an RSA host key comes up
+RSA_WHY = ("wpfleet cannot pin it (pulumi-command checks an RSA host key only with SHA-1 "
+           "signatures, which OpenSSH >= 8.8 no longer makes)")
 
 
 def check_ssh_move(p: Problems, k: str, port: int, new_port: int | None, harden: bool,
@@ -155,10 +181,10 @@ def check_ssh_move(p: Problems, k: str, port: int, new_port: int | None, harden:
                   "opens the new port); set it, or remove newPort")
         elif new_port == port:
             p.add(f"{k}.newPort", new_port, f"equals {k}.port: the move is done; remove newPort")
-    if harden and host_key is not None and not host_key.startswith("ssh-ed25519 "):
+    if harden and host_key is not None and host_key.startswith("ecdsa-"):
         p.add(f"{k}.hostKey", host_key.split(" ", 1)[0], f"is not offered by the hardened sshd "
-              f"({k}.hardenSsh: true allows only ed25519 and rsa-sha2 host keys); pin the "
-              "ed25519 key instead")
+              f"({k}.hardenSsh: true drops ecdsa host keys; its RSA key stays, but {RSA_WHY}); "
+              "pin the box's ed25519 key instead")
 
 
 def loopback_port(url: str) -> int | None:

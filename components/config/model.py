@@ -33,7 +33,7 @@ MAP_SECRET_KEYS = {BACKEND_SECRETS_KEY: "BACKEND.NAME", ADMIN_PASSWORDS_KEY: "SI
                    BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX"}
 SCALAR_OR_MAP_SECRET_KEYS = (SMTP_PASSWORD_KEY,)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
-              "boxes")  # boxes: see components/config/fleet.py
+              "boxes", "images")  # boxes: see components/config/fleet.py
 
 
 class ConfigError(pulumi.RunError):
@@ -161,6 +161,10 @@ class BackendConfig:
     env: tuple[tuple[str, str], ...] = ()  # plain environment for the container
     secret_env: tuple[str, ...] = ()  # names read from wpfleet:backendSecrets[name]
     memory_mb: int = 256
+    # the site whose `domain` this backend shares: its `path` is then a route inside that site's
+    # vhosts (the rest of the domain stays WordPress); tls follows the site's, no conf or
+    # certificate of its own. None: the backend has its own domain, conf and certificate.
+    site: str | None = None
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -206,9 +210,21 @@ class StackConfig:
 
     @property
     def tls_hosts(self) -> tuple[SiteConfig | BackendConfig, ...]:
-        """Sites and backend routes that get a certificate."""
-        hosts: tuple[SiteConfig | BackendConfig, ...] = (*self.sites, *self.backends)
+        """Sites and backends with a domain of their own that get a certificate (a backend under
+        a site's path is covered by the site's certificate)."""
+        hosts: tuple[SiteConfig | BackendConfig, ...] = (*self.sites, *self.own_domain_backends)
         return tuple(h for h in hosts if h.tls)
+
+    @property
+    def own_domain_backends(self) -> tuple[BackendConfig, ...]:
+        """Backends with a domain (and so an Apache conf) of their own."""
+        return tuple(b for b in self.backends if b.site is None)
+
+    def routes(self, site: str) -> tuple[BackendConfig, ...]:
+        """Backends under `site`'s paths, longest path first (Apache takes the first ProxyPass
+        that matches, so /api/v2 must precede /api)."""
+        mounted = [b for b in self.backends if b.site == site]
+        return tuple(sorted(mounted, key=lambda b: (-len(b.path), b.path)))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from components.config import backup as config_backup
-from components.config import checks
+from components.config import checks, routes
 from components.config.checks import Problems, take, unknown_keys
 from components.config.install import SITE_INSTALL_KEYS, install_checks, site_install
 from components.config.model import (
@@ -29,6 +29,8 @@ from components.config.secrets import set_secret_hint
 from components.config.wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
+BACKEND_KEYS = ("name", "domain", "path", "upstream", "tls", "image", "port", "containerPort",
+                "env", "secretEnv", "memoryMb")
 # WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
 MAX_CACHE_TTL = 43200
 COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\*?$")
@@ -47,10 +49,12 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> StackConf
     box = _box(p, _mapping(p, raw, "box", required=True))
     acme = _acme(p, _mapping(p, raw, "acme"))
     apache = _apache(p, _mapping(p, raw, "apache"))
+    images = _images(p, _mapping(p, raw, "images"))
     # keep each entry's index in the user's list so messages point at the right entry
-    sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites")) if (s := _site(p, i, r))]
+    sites = [(i, s) for i, r in enumerate(_items(p, raw, "sites"))
+             if (s := _site(p, i, r, images))]
     backends = [(i, b) for i, r in enumerate(_items(p, raw, "backends"))
-                if (b := _backend(p, i, r))]
+                if (b := _backend(p, i, r, tuple(s for _, s in sites)))]
     duck = _duckdns(p, raw) if raw.get("duckdns") is not None else None
     firewall = _firewall(p, _mapping(p, raw, "firewall"))
     backup = config_backup.parse(p, raw["backup"]) if raw.get("backup") is not None else None
@@ -105,13 +109,18 @@ def _box(p: Problems, raw: dict[str, Any]) -> BoxConfig | None:
     port = take(p, k, raw, "port", int, 22)
     user = take(p, k, raw, "user", str, "root")
     host_key = take(p, k, raw, "hostKey", str)
-    if host is not None and host != "local" and not (checks.is_hostname(host)
-                                                     or checks.is_ip(host)):
+    if host_key is not None:  # a pasted keyscan/known_hosts/.pub line: keep "TYPE BASE64"
+        host_key = checks.normalise_host_key(host_key)
+    if host == "localhost":
+        p.add(f"{k}.host", host, "would make pulumi log in to this machine over SSH; when pulumi "
+              "runs on the box itself, write host: local (no SSH key or hostKey needed)")
+    elif host is not None and host != "local" and not (checks.is_hostname(host)
+                                                       or checks.is_ip(host)):
         p.add(f"{k}.host", host, "must be a hostname, an IP address, or \"local\"")
     checks.check_port(p, f"{k}.port", port, low=1)
     if not checks.POSIX_USER_RE.match(user):
         p.add(f"{k}.user", user, "must be a POSIX user name such as deploy or root")
-    if host is not None and host != "local":
+    if host is not None and host not in ("local", "localhost"):
         checks.check_host_key(p, f"{k}.hostKey", host_key, host, port)
     disk = take(p, k, raw, "minFreeDiskMb", int, 2048)
     if disk < 0:
@@ -171,7 +180,28 @@ def _name(p: Problems, k: str, raw: dict[str, Any]) -> str | None:
     return name
 
 
-def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
+def _images(p: Problems, raw: dict[str, Any]) -> dict[str, str]:
+    """`wpfleet:images`: the stack-wide default image of every site (a site's own
+    wordpressImage/mariadbImage still wins), so upgrading every site is one line."""
+    k = f"{NS}:images"
+    unknown_keys(p, k, raw, set(IMAGE_KEYS))
+    out = {}
+    for key, site_key in IMAGE_KEYS.items():
+        default = getattr(SiteConfig, SITE_IMAGE_FIELDS[site_key])
+        ref = take(p, k, raw, key, str, default)
+        before = len(p.items)
+        _check_image(p, f"{k}.{key}", ref)
+        out[site_key] = ref if len(p.items) == before else default  # reported once, here
+    return out
+
+
+# wpfleet:images key -> the site key it sets the default of
+IMAGE_KEYS = {"wordpress": "wordpressImage", "mariadb": "mariadbImage"}
+SITE_IMAGE_FIELDS = {"wordpressImage": "wordpress_image", "mariadbImage": "mariadb_image"}
+
+
+def _site(p: Problems, i: int, raw: Any, image_defaults: dict[str, str] | None = None
+          ) -> SiteConfig | None:
     k = f"{NS}:sites[{i}]"
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with name, domain and port")
@@ -196,9 +226,8 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
         checks.check_port(p, f"{k}.port", port)
         if replicas >= 1 and port + replicas - 1 > 65535:
             p.add(f"{k}.port", port, f"with replicas: {replicas} runs past port 65535")
-    images = {f: take(p, k, raw, f, str, default)
-              for f, default in (("wordpressImage", SiteConfig.wordpress_image),
-                                 ("mariadbImage", SiteConfig.mariadb_image))}
+    defaults = image_defaults or {f: getattr(SiteConfig, a) for f, a in SITE_IMAGE_FIELDS.items()}
+    images = {f: take(p, k, raw, f, str, defaults[f]) for f in SITE_IMAGE_FIELDS}
     for f, ref in images.items():
         _check_image(p, f"{k}.{f}", ref)
     memory = {f: take(p, k, raw, f, int, 512) for f in ("memoryMb", "dbMemoryMb")}
@@ -208,6 +237,10 @@ def _site(p: Problems, i: int, raw: Any) -> SiteConfig | None:
     tls = take(p, k, raw, "tls", bool, True)
     sticky = take(p, k, raw, "sticky", bool, False)
     extras = site_extras(p, k, raw, memory["memoryMb"])
+    if isinstance(raw.get("cache"), (bool, int)):  # `cache: true` / `cache: 60`
+        p.add(f"{k}.cache", raw["cache"], "must be a mapping: write cache: {ttl: 60} (seconds a "
+              "page stays cached for anonymous visitors; see docs/cache.md)")
+        raw = {**raw, "cache": None}
     cache = _cache(p, f"{k}.cache", take(p, k, raw, "cache", dict))
     hsts = take(p, k, raw, "hsts", bool, True)
     if len(p.items) > before or name is None or domain is None or port is None:
@@ -251,13 +284,13 @@ def _check_image(p: Problems, key: str, ref: str) -> None:
         p.add(key, ref, "uses the moving tag :latest; pin a version so `pulumi up` is repeatable")
 
 
-def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
+def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
+             ) -> BackendConfig | None:
     k = f"{NS}:backends[{i}]"
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with name, domain and upstream (or image and port)")
         return None
-    unknown_keys(p, k, raw, {"name", "domain", "path", "upstream", "tls", "image", "port",
-                             "containerPort", "env", "secretEnv", "memoryMb"})
+    unknown_keys(p, k, raw, set(BACKEND_KEYS))
     before = len(p.items)
     name = _name(p, k, raw)
     domain = take(p, k, raw, "domain", str, required=True)
@@ -292,6 +325,9 @@ def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
     for key, value in env.items():
         if not checks.ENV_NAME_RE.match(str(key)):
             p.add(f"{k}.env", key, "is not a valid environment variable name")
+        elif key in BACKEND_KEYS:  # e.g. `tls: false` indented one level too deep
+            p.add(f"{k}.env.{key}", value, f"is a backend setting, not an environment variable: "
+                  f"indent it as {k}.{key} (or rename the variable, e.g. {key.upper()})")
         if not isinstance(value, (str, int, float, bool)) or "\n" in str(value):
             p.add(f"{k}.env.{key}", value, "must be a single-line string or number")
     secret_env = take(p, k, raw, "secretEnv", list, [])
@@ -303,13 +339,16 @@ def _backend(p: Problems, i: int, raw: Any) -> BackendConfig | None:
     memory = take(p, k, raw, "memoryMb", int, 256)
     if not 32 <= memory <= 65536:
         p.add(f"{k}.memoryMb", memory, "must be between 32 and 65536 (megabytes)")
+    tls = take(p, k, raw, "tls", bool)
+    site = routes.under_site(p, k, domain, path, tls, sites) if domain is not None else None
     if len(p.items) > before or name is None or domain is None or upstream is None:
         return None
     return BackendConfig(name=name, domain=domain, path=path, upstream=upstream,
-                         tls=take(p, k, raw, "tls", bool, True), image=image, port=port,
-                         container_port=cport, memory_mb=memory,
+                         tls=site.tls if site is not None else (True if tls is None else tls),
+                         image=image, port=port, container_port=cport, memory_mb=memory,
                          env=tuple((str(a), _env_str(b)) for a, b in env.items()),
-                         secret_env=tuple(secret_env))
+                         secret_env=tuple(secret_env),
+                         site=site.name if site is not None else None)
 
 
 def _env_str(value: Any) -> str:
@@ -379,10 +418,18 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
                 p.add(label, port, f"overlaps port {port} already used by {ports[port]}")
             else:
                 ports[port] = label
+    paths: dict[tuple[str, str], str] = {}
     for i, b in zip(backend_idx, stack.backends, strict=True):
         k = f"{NS}:backends[{i}]"
         claim(names, b.name, f"{k}.name", "a name")
-        claim(domains, b.domain, f"{k}.domain", "a domain")
+        if b.site is None:
+            claim(domains, b.domain, f"{k}.domain", "a domain")
+        else:  # a route under a site: the site holds the domain, each path once
+            route = (b.domain, b.path.rstrip("/"))
+            if route in paths:
+                p.add(f"{k}.path", b.path, f"is already routed on {b.domain} by {paths[route]}; "
+                      "give one of them another path")
+            paths.setdefault(route, f"{k}.path")
         upstream_port = checks.loopback_port(b.upstream) if b.image is None else None
         if upstream_port is not None and upstream_port in ports:
             p.add(f"{k}.upstream", b.upstream, f"points at port {upstream_port}, which is "

@@ -1,7 +1,8 @@
 """Which secret keys a stack needs, and the command that sets each: one rule for `up` and render.
 
 Secrets are separate keys (`pulumi config set --secret`), never inside a structured value;
-map-shaped ones are set one entry at a time with `--path`. Messages name keys, never values.
+map-shaped ones are set one entry at a time with `--path`. Messages name keys, never values,
+and the commands they suggest never take a value as an argument (pulumi asks for it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def set_secret_hint(stack: StackConfig | None, key: str, value: Any = None) -> s
     at a time. `value` is the plaintext found, if any: one string keeps a scalar-or-map key whole."""
     if key not in MAP_SECRET_KEYS or (key in SCALAR_OR_MAP_SECRET_KEYS
                                       and not isinstance(value, dict)):
-        return f"pulumi config set --secret {NAMESPACE}:{key} ..."
+        source = " < KEY_FILE" if key == SSH_KEY_KEY else ""
+        return f"pulumi config set --secret {NAMESPACE}:{key}{source}"
     entry = MAP_SECRET_KEYS[key]
     b = next((b for b in stack.backends if b.secret_env), None) if stack else None
     if key == BACKEND_SECRETS_KEY and b:
@@ -52,9 +54,13 @@ def set_secret_hint(stack: StackConfig | None, key: str, value: Any = None) -> s
 
 
 def set_path_hint(path: str) -> str:
-    """The command that stores one entry of a map-shaped secret (`wpfleet:adminPasswords.blog`)."""
-    source = "< KEY_FILE" if path.startswith(f"{NAMESPACE}:{SSH_KEYS_KEY}.") else "VALUE"
-    return f"pulumi config set --secret --path '{path}' {source}"
+    """The command that stores one entry of a map-shaped secret (`wpfleet:adminPasswords.blog`).
+
+    The value is never an argument (shell history, `ps`): without one, pulumi asks for it
+    without echoing it, or reads it from stdin (`< KEY_FILE`, `... | pulumi config set ...`).
+    """
+    source = " < KEY_FILE" if path.startswith(f"{NAMESPACE}:{SSH_KEYS_KEY}.") else ""
+    return f"pulumi config set --secret --path '{path}'{source}"
 
 
 def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
@@ -73,7 +79,8 @@ def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
         raise pulumi.RunError(
             f"wpfleet:backendSecrets.{backend.name}: missing {', '.join(missing)} listed in "
             f"wpfleet:backends[{backend.name}].secretEnv; set them with `pulumi config set "
-            f"--secret --path 'wpfleet:backendSecrets.{backend.name}.{missing[0]}' VALUE`")
+            f"--secret --path 'wpfleet:backendSecrets.{backend.name}.{missing[0]}'` (it asks "
+            "for the value)")
     return [f"{k}={values[k]}" for k in backend.secret_env]
 
 

@@ -6,6 +6,7 @@ each problem names the key, the value and the fix (see components/config/checks.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Any
@@ -74,9 +75,29 @@ def _smtp(p: Problems, k: str, raw: Any) -> SmtpConfig | None:
     if sender is not None and not checks.EMAIL_RE.match(sender):
         p.add(f"{k}.from", sender, "must be an e-mail address such as wordpress@example.org")
     tls = take(p, k, raw, "tls", bool, True)
+    if tls is False and host is not None:
+        _check_plain_smtp(p, k, host, user)
     if len(p.items) > before or host is None or sender is None:
         return None
     return SmtpConfig(host=host, port=port, user=user, from_address=sender, tls=tls)
+
+
+def _check_plain_smtp(p: Problems, k: str, host: str, user: str | None) -> None:
+    """`tls: false` lowers security: valid only where it stands, for a relay on a trusted network.
+
+    A `tls: false` meant for the site but indented under `smtp` would otherwise send mail (and
+    the SMTP password) in clear to a public relay without a word.
+    """
+    ip = ipaddress.ip_address(host) if checks.is_ip(host) else None
+    if ip is None or not (ip.is_private or ip.is_loopback):
+        p.add(f"{k}.tls", False, f"sends mail in clear to {host}: tls: false is only for a relay "
+              "on a trusted network, given as a private IP address (e.g. 10.0.0.5, or the Docker "
+              "host 172.17.0.1); if you meant the site's tls, indent it under the site, not under "
+              "smtp")
+    elif user is not None and not ip.is_loopback:
+        p.add(f"{k}.tls", False, f"would send the SMTP password of {user} across the network "
+              f"in clear to {host}; use TLS (port 465, or STARTTLS on 587) for a relay that needs "
+              "a login, or drop user")
 
 
 def _wp_config(p: Problems, k: str, raw: dict[str, Any]

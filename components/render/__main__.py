@@ -16,6 +16,7 @@ leaves is refused, so no other directory is ever cleaned. Contacts nothing.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import re
@@ -26,7 +27,7 @@ import pulumi
 
 from components.config import SSH_KEYS_KEY, ConfigError, FleetConfig, StackConfig, parse
 from components.config import fleet as config_fleet
-from components.render import BoxPlan, plan, stackfile
+from components.render import BoxPlan, plan, stackfile, summary
 from components.render.resource_plan import boxes as plan_boxes
 from components.render.resource_plan import dump as plan_dump
 from components.render.resource_plan import view as plan_view
@@ -140,13 +141,48 @@ def write(files: dict[str, tuple[str, int]], out: Path) -> tuple[list[Path], lis
     return written, removed
 
 
+def arguments() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m components.render",
+        description="Write every file and command script a wpfleet stack would put on its "
+                    "box(es), and the resources `pulumi up` would create, without contacting "
+                    "anything. Validates the stack file with the same rules as `pulumi up`.",
+        epilog="Run it with the Python that has requirements.txt installed (the venv/ that "
+               "`pulumi up` makes, or .venv/ of the tests). Secrets are never read: a secret "
+               "set with `pulumi config set --secret` is a `secure:` value in the stack file; "
+               "before they are set, --without-secrets renders anyway. docs/config.md has the "
+               "details.")
+    cli.add_argument("stack_file", metavar="STACK_FILE", type=Path,
+                     help="the stack file, e.g. Pulumi.mybox.yaml")
+    cli.add_argument("out", metavar="OUT_DIR", type=Path,
+                     help="a new or empty directory, or an earlier render's (it is cleaned)")
+    cli.add_argument("--diff", action="store_true",
+                     help="show what changed in OUT_DIR since the last render (unified diffs)")
+    cli.add_argument("--without-secrets", action="store_true",
+                     help="render even if secrets the stack needs are not set yet (they are "
+                          "listed; `pulumi up` refuses the stack until they are)")
+    cli.add_argument("--list", action="store_true", help="also list every file written")
+    return cli
+
+
+def _missing_secret(problem: str) -> bool:
+    return ": is required by this stack but not set;" in problem or ": is required by box " in problem
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m components.render STACK_FILE OUT_DIR", file=sys.stderr)
-        return 2
-    stack_file, out = Path(argv[0]), Path(argv[1])
+    args = arguments().parse_args(argv)
+    stack_file, out = args.stack_file, args.out
     try:
-        sf, fleet = read_fleet_file(stack_file)
+        try:
+            sf, fleet = read_fleet_file(stack_file)
+        except ConfigError as e:
+            if not args.without_secrets or not all(_missing_secret(p) for p in e.problems):
+                raise
+            for problem in e.problems:
+                print(f"note: {problem}", file=sys.stderr)
+            sf = stackfile.read(stack_file)
+            fleet = config_fleet.parse(sf.raw, sf.secret_keys)
+            sf = _with_placeholders(sf, fleet)
         for note in sf.notes:
             print(f"note: {note}", file=sys.stderr)
         check_out_dir(out)
@@ -159,17 +195,63 @@ def main(argv: list[str]) -> int:
         except pulumi.RunError as e:  # what `up` would stop on, e.g. a missing secret name
             raise ConfigError([str(e)]) from None
         files = fleet_files(fleet, resources)
+        before = previous(out)
         written, removed = write(files, out)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        if any(_missing_secret(p) for p in e.problems) and not args.without_secrets:
+            print("note: to see the render before the secrets are set, add --without-secrets",
+                  file=sys.stderr)
         return 1
     print(f"wrote {len(written)} files under {out}")
-    for path in written:
-        print(f"  {path}")
+    if args.list:
+        for path in written:
+            print(f"  {path}")
     for path in removed:
         print(f"removed {path} (not part of this render)")
+    text = {rel: t for rel, (t, _) in files.items()}
+    for line in summary.lines(fleet, text, [r.type for r in resources]):
+        print(line)
+    for line in summary.changes(before, text, args.diff):
+        print(line)
     return 0
 
 
+def previous(out: Path) -> dict[str, str]:
+    """The files of the render already in OUT_DIR (by its marker), for the comparison."""
+    marker = out / MARKER
+    if not marker.is_file():
+        return {}
+    rels = [ln for ln in marker.read_text().splitlines() if ln and not ln.startswith("#")]
+    found = {}
+    for rel in rels:
+        path = out / rel
+        if path.is_file() and not path.is_symlink():
+            found[rel] = path.read_text(errors="replace")
+    return found
+
+
+def _with_placeholders(sf: stackfile.StackFile, fleet: FleetConfig) -> stackfile.StackFile:
+    """--without-secrets: each missing secret the stack needs stands as a `secure:` value."""
+    present = set(sf.raw)
+    needed = {p.split(":", 2)[1].split(":", 1)[0].split(".", 1)[0]
+              for p in config_fleet.missing_secrets(fleet, sf.raw)}
+    fill = {k: {"secure": "not-set"} for k in needed - present}
+    return dataclasses.replace(sf, raw={**sf.raw, **fill}, secret_keys=sf.secret_keys | set(fill))
+
+
+def run(argv: list[str]) -> int:
+    """main(), quiet on a closed pipe (`... | head`)."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away: nothing more to say (and no traceback at exit either)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:]))

@@ -139,6 +139,20 @@ def _distance(a: str, b: str) -> int:
     return row[-1]
 
 
+def _tab_hint(path: Path) -> str:
+    """YAML indents with spaces only: name the lines whose indentation holds a tab."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    tabs = [n for n, line in enumerate(lines, 1) if "\t" in line[:len(line) - len(line.lstrip())]]
+    if not tabs:
+        return ""
+    shown = ", ".join(str(n) for n in tabs[:5]) + (", ..." if len(tabs) > 5 else "")
+    return (f"; YAML indents with spaces, never tabs: line(s) {shown} start with a tab "
+            "(set your editor to insert spaces)")
+
+
 def read(path: Path) -> StackFile:
     """Load and check the file's structure; raise ConfigError naming each problem's line."""
     try:
@@ -149,7 +163,7 @@ def read(path: Path) -> StackFile:
             finally:
                 loader.dispose()
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ConfigError([f"{path}: cannot read the stack file ({e})"]) from None
+        raise ConfigError([f"{path}: cannot read the stack file ({e}){_tab_hint(path)}"]) from None
     problems = [(line, f"{path}:{line}: {text}") for line, text in loader.problems]
     doc = {} if doc is None else doc
     if not isinstance(doc, dict):

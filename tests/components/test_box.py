@@ -7,8 +7,11 @@ import json
 import shlex
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from components.box import docker_ssh_opts, expand, known_hosts_line
+import pytest
+
+from components.box import docker_ssh_opts, docker_ssh_url, expand, known_hosts_line
 from components.render import as_root
 from tests.harness import BASE_CONFIG, SECRETS, run_stack
 
@@ -62,3 +65,35 @@ def test_root_user_runs_without_sudo() -> None:
     cfg["box"]["user"] = "root"
     for cmd in run_stack(cfg).of_type("command:remote:Command"):
         assert cmd.inputs["create"].startswith("bash -c ")
+
+
+@pytest.mark.parametrize(("host", "url", "known"), [
+    ("203.0.113.7", "ssh://deploy@203.0.113.7:2222", "[203.0.113.7]:2222"),
+    ("2001:db8::7", "ssh://deploy@[2001:db8::7]:2222", "[2001:db8::7]:2222"),
+    ("blog.example.org", "ssh://deploy@blog.example.org:2222", "[blog.example.org]:2222"),
+    ("local", "unix:///var/run/docker.sock", None)])
+def test_docker_host_is_a_valid_url_for_ipv4_ipv6_a_name_and_local(
+        host: str, url: str, known: str | None, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("components.box.ssh_home", lambda: tmp_path / "home")
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["box"]["host"] = host
+    if host == "local":
+        cfg["box"] = {"host": "local"}
+    g = run_stack(cfg, secrets={} if host == "local" else SECRETS)
+    assert g.get("box-docker").inputs["host"] == url
+    if known is None:
+        return
+    parts = urlsplit(url)  # what Docker's ssh helper does with it (url.Parse, Hostname())
+    assert (parts.username, parts.hostname, parts.port) == ("deploy", host, 2222)
+    # the command connection takes the bare address: pulumi-command joins host and port
+    conn = g.get("box-preflight").inputs["connection"]
+    assert (conn["host"], conn["port"]) == (host, 2222)
+    lines = (tmp_path / "home" / ".wpfleet").glob("known_hosts-*")
+    assert [p.read_text().split(" ", 1)[0] for p in lines] == [known]
+
+
+def test_known_hosts_line_of_an_ipv6_box_on_port_22_is_the_bare_address() -> None:
+    # OpenSSH looks up "2001:db8::7" on port 22 and "[2001:db8::7]:2222" otherwise
+    assert known_hosts_line("2001:db8::7", 22, "ssh-ed25519 AAAA") == "2001:db8::7 ssh-ed25519 AAAA\n"
+    assert docker_ssh_url("root", "2001:db8::7", 22) == "ssh://root@[2001:db8::7]:22"

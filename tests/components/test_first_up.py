@@ -129,9 +129,15 @@ def test_rsa_host_key_is_refused() -> None:
     assert "wpfleet:box.hostKey" in msg and "ssh-rsa" in msg and "OpenSSH >= 8.8" in msg
 
 
-def test_keyscan_line_with_the_host_is_refused_and_told_how_to_cut_it() -> None:
-    msg = problems(box_config(hostKey=f"[blog.example.org]:2222 {HOST_KEY}"))
-    assert "without the host name" in msg and "cut -d' ' -f2-" in msg
+def test_keyscan_line_with_the_host_reaches_both_connections_normalised() -> None:
+    # issue 22 item 8: was refused ("cut the host name"); now the pin is what follows it
+    config = box_config(hostKey=f"[blog.example.org]:2222 {HOST_KEY} root@blog")
+    assert parse(config).box.host_key == HOST_KEY
+    g = run_stack(config)
+    for cmd in g.of_type("command:remote:Command"):
+        assert cmd.inputs["connection"]["hostKey"] == HOST_KEY
+    msg = problems(box_config(hostKey="blog.example.org ssh-ed25519"))  # no key at all
+    assert "paste the output of" in msg and "cut -d' ' -f2-" in msg
 
 
 def test_host_key_reaches_both_connections(graph: Graph) -> None:

@@ -106,6 +106,7 @@ def test_outputs_are_grouped_by_box(graph: Graph) -> None:
     assert list(boxes["web2"]["backends"]) == ["api"]
     assert "sites" not in graph.outputs and graph.outputs["adminPasswords"][0] == "secret"
     assert len(graph.outputs["adminPasswords"][1]) == 7
+    assert len(graph.outputs["adminUsers"]) == 7 and "adminUsers" not in boxes["web2"]
 
 
 def inputs(g: Graph) -> dict[str, tuple[Any, set[str]]]:

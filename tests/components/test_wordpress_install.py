@@ -57,6 +57,14 @@ def test_password_configured_or_generated_travels_only_as_secret_stdin(graph: Gr
     # the secret stack output: `pulumi stack output adminPasswords --show-secrets`
     assert graph.outputs["adminPasswords"] == (
         "secret", {"blog": CONFIGURED, "shop": generated.outputs["result"]})
+    # and who logs in with it: `pulumi stack output adminUsers` (not a secret)
+    assert graph.outputs["adminUsers"] == {"blog": "wpfleet", "shop": "wpfleet"}
+
+
+def test_admin_users_output_names_each_site_s_configured_login() -> None:
+    config = copy.deepcopy(BASE_CONFIG)
+    config["sites"][0]["adminUser"] = "editor-in-chief"
+    assert run_stack(config).outputs["adminUsers"] == {"blog": "editor-in-chief", "shop": "wpfleet"}
 
 
 def test_the_command_is_the_rendered_script(graph: Graph) -> None:

@@ -31,6 +31,7 @@ def every_section(cfg: dict[str, Any]) -> dict[str, Any]:
                                  "from": "u@example.org"}, "title": "Blog",
                         "cache": {"ttl": 60}, "hsts": True}
     cfg["backup"] = {"repository": "/srv/restic"}
+    cfg["images"] = {"wordpress": "wordpress:6.8.3-php8.3-apache"}
     return cfg
 
 
@@ -82,3 +83,12 @@ def test_every_known_key_is_in_docs_config_md(monkeypatch: pytest.MonkeyPatch) -
     missing += [f"wpfleet:boxes.NAME.{key}" for key in config_fleet.BOX_SECTIONS
                 if f"`{key}`" not in text]
     assert not missing, f"keys the parser accepts but docs/config.md does not document: {missing}"
+
+
+def test_the_default_image_tags_in_docs_are_the_code_s() -> None:
+    from components.config import MARIADB_IMAGE, WORDPRESS_IMAGE
+    from components.render.wordpress.cli import WPCLI_IMAGE
+
+    text = DOC.read_text()
+    for ref in (WORDPRESS_IMAGE, MARIADB_IMAGE, WPCLI_IMAGE):
+        assert f"`{ref}`" in text, ref

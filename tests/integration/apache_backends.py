@@ -17,7 +17,7 @@ class _Echo(BaseHTTPRequestHandler):
     # makes it unreachable (no lingering keep-alive thread keeps answering).
     protocol_version = "HTTP/1.0"
 
-    def _answer(self, body: bool) -> None:
+    def _answer(self, body: bool, length: int | None = None) -> None:
         server = self.server
         if self.path != "/wp-content/index.php":  # requests proxied, not health checks
             server.hits = getattr(server, "hits", 0) + 1  # type: ignore[attr-defined]
@@ -32,6 +32,8 @@ class _Echo(BaseHTTPRequestHandler):
             "xff": self.headers.get("X-Forwarded-For"),
             "xfh": self.headers.get("X-Forwarded-Host"),
             "headers": {k.lower(): v for k, v in self.headers.items()},
+            "method": self.command,
+            "length": length,  # bytes of request body read (POST)
         }).encode()
         self._raw(data, "application/json", body)
 
@@ -48,6 +50,15 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # mod_proxy_hcheck's probe
         self._answer(False)
+
+    def do_POST(self) -> None:  # reads the whole body, answers with its length
+        left, read = int(self.headers.get("Content-Length") or 0), 0
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left, read = left - len(chunk), read + len(chunk)
+        self._answer(True, read)
 
     def log_message(self, *args: Any) -> None:
         pass

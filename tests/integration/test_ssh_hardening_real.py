@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError, parse
+from components.config import parse
 from components.config.checks import keyscan_hint
 from components.render.box.ssh import drop_in
 from tests.harness import HOST_KEY
@@ -122,8 +122,10 @@ def test_keyscan_line_from_the_docs_yields_an_accepted_pin(hardened: SshdEnv) ->
     assert value == host_pub
     stack = parse({"box": {"host": "127.0.0.1", "port": PORT, "hostKey": value}})
     assert stack.box.host_key == host_pub
-    # the bare ssh-keyscan line (what the README used to say) keeps the host: refused
+    # the bare ssh-keyscan output (host in front, its "# host SSH-2.0" comment on stderr or
+    # pasted too) is accepted and normalised to the same pin (issue 22 item 8)
     bare = subprocess.run(["ssh-keyscan", "-p", str(PORT), "-t", "ed25519", "127.0.0.1"],
-                          capture_output=True, text=True, timeout=60).stdout.strip()
-    with pytest.raises(ConfigError, match="without the host name"):
-        parse({"box": {"host": "127.0.0.1", "port": PORT, "hostKey": bare}})
+                          capture_output=True, text=True, timeout=60)
+    for pasted in (bare.stdout.strip(), bare.stderr + bare.stdout):
+        stack = parse({"box": {"host": "127.0.0.1", "port": PORT, "hostKey": pasted}})
+        assert stack.box.host_key == host_pub

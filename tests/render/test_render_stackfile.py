@@ -164,7 +164,7 @@ BACKEND = """\
 
 def test_backend_secrets_missing_show_the_path_form_as_up_does(tmp_path: Path) -> None:
     err = refused(tmp_path, STACK + BACKEND)
-    hint = "pulumi config set --secret --path 'wpfleet:backendSecrets.api.API_KEY' VALUE"
+    hint = "pulumi config set --secret --path 'wpfleet:backendSecrets.api.API_KEY'"
     assert f"wpfleet:backendSecrets: is required by this stack but not set; set it with `{hint}`" \
         in err
     # the same rule, and the same sentence, stops `pulumi up` (config.load under mocks)
@@ -184,7 +184,7 @@ def test_backend_secrets_mixing_secure_and_plaintext_are_refused(tmp_path: Path)
     err = refused(tmp_path, text)
     assert f"Pulumi.t.yaml:{line_of(text, 'DB_URL: postgres')}: wpfleet:backendSecrets.api." \
            "DB_URL: is stored in plaintext beside encrypted values; remove it and set it with " \
-           "`pulumi config set --secret --path 'wpfleet:backendSecrets.api.DB_URL' VALUE`" in err
+           "`pulumi config set --secret --path 'wpfleet:backendSecrets.api.DB_URL'`" in err
     assert "hunter2" not in err
 
 
@@ -205,4 +205,4 @@ def test_plaintext_backend_secrets_hint_the_path_form(tmp_path: Path) -> None:
                              "      DB_URL: u\n"
     err = refused(tmp_path, text)
     assert "wpfleet:backendSecrets: is stored in plaintext; remove it and set it with " \
-           "`pulumi config set --secret --path 'wpfleet:backendSecrets.BACKEND.NAME' VALUE`" in err
+           "`pulumi config set --secret --path 'wpfleet:backendSecrets.BACKEND.NAME'`" in err

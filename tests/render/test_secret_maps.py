@@ -86,10 +86,10 @@ def test_a_plaintext_entry_beside_encrypted_ones_is_refused_at_its_line(
     text = stack + yaml_map(key, value)
     err = refused(tmp_path, text)
     leaf = entry.rsplit(".", 1)[-1]
-    source = "< KEY_FILE" if key == "sshPrivateKeys" else "VALUE"
+    source = " < KEY_FILE" if key == "sshPrivateKeys" else ""
     assert f"Pulumi.t.yaml:{line_of(text, f' {leaf}: ')}: wpfleet:{key}.{entry}: is stored in " \
            f"plaintext beside encrypted values; remove it and set it with `pulumi config set " \
-           f"--secret --path 'wpfleet:{key}.{entry}' {source}`" in err
+           f"--secret --path 'wpfleet:{key}.{entry}'{source}`" in err
     assert "hunter2" not in err
 
 
@@ -99,9 +99,9 @@ def test_a_plaintext_map_gets_the_same_path_hint_from_up_and_render(
     stack, value, _ = CASES[key]
     plain = {k: ({n: "x" for n in v} if isinstance(v, dict) else "x") for k, v in value.items()}
     err = refused(tmp_path, stack + yaml_map(key, plain))
-    source = "< KEY_FILE" if key == "sshPrivateKeys" else "VALUE"
+    source = " < KEY_FILE" if key == "sshPrivateKeys" else ""
     entry = "api.API_KEY" if key == "backendSecrets" else MAP_SECRET_KEYS[key]
-    hint = f"pulumi config set --secret --path 'wpfleet:{key}.{entry}' {source}"
+    hint = f"pulumi config set --secret --path 'wpfleet:{key}.{entry}'{source}"
     assert f"wpfleet:{key}: is stored in plaintext; remove it and set it with `" in err
     assert hint in err or hint.replace("api.API_KEY", "BACKEND.NAME") in err
     # `up` (config/parser.py's _check_secrets, key not among the secret keys) says the same
@@ -119,8 +119,8 @@ def test_up_time_errors_of_map_secrets_use_the_same_hint() -> None:
                                       from_address="u@example.org"))
     with pytest.raises(pulumi.RunError) as smtp:
         pick_smtp_password(site, {"notes": "x"})
-    assert "`pulumi config set --secret --path 'wpfleet:smtpPassword.blog' VALUE`" in str(smtp.value)
+    assert "`pulumi config set --secret --path 'wpfleet:smtpPassword.blog'`" in str(smtp.value)
     with pytest.raises(pulumi.RunError) as env:
         stdin_text("restic-pw", ["not", "a", "map"])
-    assert "`pulumi config set --secret --path 'wpfleet:backupEnv.AWS_ACCESS_KEY_ID' VALUE`" \
+    assert "`pulumi config set --secret --path 'wpfleet:backupEnv.AWS_ACCESS_KEY_ID'`" \
         in str(env.value)

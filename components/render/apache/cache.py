@@ -20,6 +20,7 @@ import re
 import shlex
 
 from components.config import SiteConfig, StackConfig
+from components.render.apache import routes as apache_routes
 from components.render.command import BoxCommand, script
 
 CACHE_BASE = "/var/cache/apache2"
@@ -74,7 +75,7 @@ _BLOCK = """\
     EnableSendfile On
     # X-Cache: HIT / MISS / REVALIDATE from mod_cache, BYPASS from the rules below
     CacheHeader On
-    # Personal or state-changing requests: never looked up (request no-cache/no-store; never
+@ROUTES@    # Personal or state-changing requests: never looked up (request no-cache/no-store; never
     # CacheIgnoreCacheControl On, which would ignore exactly this) and never stored (no-cache env).
     # Any cookie not on the allow-list of harmless ones (the whole header must be made of them):
     SetEnvIfExpr "req('Cookie') != '' && req('Cookie') !~ m#^[ ;]*(?:(?:@ALLOWED@)=[^;]*(?:;[ ]*|$))*$#" no-cache
@@ -145,17 +146,33 @@ def cookie_pattern(names: tuple[str, ...]) -> str:
                     for n in names)
 
 
-def cache_block(site: SiteConfig) -> str:
-    """Directives for both vhosts of `site` (placed before ProxyPass); "" when the cache is off."""
+def cache_block(site: SiteConfig, routes: tuple[str, ...] = ()) -> str:
+    """Directives for both vhosts of `site` (placed before ProxyPass); "" when the cache is off.
+
+    `routes`: paths of backends under the site (`/api`): never looked up or stored, and the
+    WordPress rules below (request/response header rewriting) do not touch them."""
     if site.cache is None:
         return ""
     allowed = ALLOWED_COOKIES + tuple(c for c in site.cache.allow_cookies
                                       if c not in ALLOWED_COOKIES)
-    return (_BLOCK.replace("@TTL@", str(site.cache.ttl)).replace("@ROOT@", cache_root(site))
+    text = (_BLOCK.replace("@TTL@", str(site.cache.ttl)).replace("@ROOT@", cache_root(site))
             .replace("@ALLOWED@", cookie_pattern(allowed))
             .replace("@ABOVE_TTL@", above(site.cache.ttl))
             .replace("@PATHS@", "(" + "|".join(NO_CACHE_PATHS) + ")")
             .replace("@QUERY@", "|".join(NO_CACHE_QUERY)))
+    if not routes:
+        return text.replace("@ROUTES@", "")
+    regex = apache_routes.pattern(routes)
+    store, rules = text.split("@ROUTES@")
+    # CacheDisable keeps mod_cache off the route; the no-cache variable (set on the decoded
+    # path, the one ProxyPass matches: /%61pi is /api) also forbids storing, whatever spelling
+    # of the path CacheDisable compares
+    off = "".join(f"    CacheDisable {p}\n" for p in routes)
+    return (store + "    # backend routes: not WordPress pages, never cached\n" + off
+            + f'    SetEnvIf Request_URI "{regex}" no-cache\n'
+            + f'    <If "%{{REQUEST_URI}} !~ m#{regex}#">\n'
+            + "".join(f"    {line}\n" if line else "\n" for line in rules.splitlines())
+            + "    </If>\n")
 
 
 _APPLY = """\

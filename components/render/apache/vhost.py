@@ -13,11 +13,11 @@ Vhosts are `*:<port>`: the `Listen` lines live in ports.conf, managed by the ins
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render.apache import cache as apache_cache
 from components.render.apache import frontdoor, scripts
+from components.render.apache import routes as apache_routes
 from components.render.command import BoxCommand
 from components.render.constants import ACME_PATH
 from components.render.wordpress import php as wp_php
@@ -50,8 +50,9 @@ HEADER = "# Rendered by wpfleet from the stack config; `pulumi up` overwrites ma
 
 
 def hosts(stack: StackConfig) -> tuple[SiteConfig | BackendConfig, ...]:
-    """Sites then backend routes: each gets one conf and one command."""
-    out: list[SiteConfig | BackendConfig] = [*stack.sites, *stack.backends]
+    """Sites then backends with a domain of their own: each gets one conf and one command (a
+    backend under a site's path is part of the site's conf)."""
+    out: list[SiteConfig | BackendConfig] = [*stack.sites, *stack.own_domain_backends]
     return tuple(out)
 
 
@@ -86,7 +87,8 @@ def _acme_block(stack: StackConfig) -> str:
             f"    Alias {ACME_PATH} {webroot}{ACME_PATH}\n")
 
 
-def _proxy_block(proto: str, path: str, target: str, manager: bool, params: str) -> str:
+def _proxy_block(proto: str, path: str, target: str, manager: bool, params: str = "",
+                 routes: tuple[BackendConfig, ...] = ()) -> str:
     # Clients must not spoof what the backend trusts: set the scheme, drop forwarded headers
     # the client sent (mod_proxy then appends the real client address and host).
     lines = ["    ProxyPreserveHost On",
@@ -105,6 +107,8 @@ def _proxy_block(proto: str, path: str, target: str, manager: bool, params: str)
                   "        SetHandler balancer-manager",
                   "        Require local",
                   "    </Location>"]
+    # before ProxyPass /: the first match wins; ttl as for a backend on its own domain
+    lines += apache_routes.proxy_lines(routes, f" {UPSTREAM_TTL}")
     lines += [f"    ProxyPass {path} {target}{params}", f"    ProxyPassReverse {path} {target}"]
     return "\n".join(lines) + "\n"
 
@@ -129,7 +133,8 @@ def _secure_cookie(extra: str) -> str:
 
 
 def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, target: str,
-            manager: bool, extra: str = "", params: str = "") -> str:
+            manager: bool, extra: str = "", params: str = "",
+            routes: tuple[BackendConfig, ...] = ()) -> str:
     """The port-80 vhost and the certificate-guarded 443 vhost; `extra` goes before ProxyPass.
     Redirects use the public ports."""
     a = stack.apache
@@ -152,7 +157,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
     out = (f"<VirtualHost *:{a.http_port}>\n{names}{logs}"
            f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
            f"{https_redirect}{_canonical_rules(host.domains, 'http', a.redirect_http_port)}"
-           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager, params)}"
+           f"{_acme_block(stack)}{extra}{_proxy_block('http', path, target, manager, params, routes)}"
            "</VirtualHost>\n")
     if host.tls:
         hsts = frontdoor.HSTS if getattr(host, "hsts", True) else ""
@@ -164,7 +169,7 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
                 f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
                 f"{_acme_block(stack)}{_secure_cookie(extra)}"
-                f"{_proxy_block('https', path, target, manager, params)}"
+                f"{_proxy_block('https', path, target, manager, params, routes)}"
                 "</VirtualHost>\n</IfFile>\n</IfModule>\n")
     return out
 
@@ -186,27 +191,21 @@ def site_conf(stack: StackConfig, site: SiteConfig) -> str:
     if site.sticky:
         params += " stickysession=WPFLEET_ROUTE"
     head = (f"# wpfleet site {site.name}: {', '.join(site.domains)} -> "
-            f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n{HEADER}"
+            f"{len(site.ports)} replica(s) on 127.0.0.1:{site.ports[0]}-{site.ports[-1]}\n"
+            + "".join(f"# wpfleet backend {b.name}: {b.domain}{b.path} -> {b.upstream}\n"
+                      for b in stack.routes(site.name))
+            + f"{HEADER}"
             f"<Proxy {balancer}>\n{members}</Proxy>\n")
     cookie = ""
     if site.sticky:  # the cookie names the replica that served the first request
         cookie = ('    Header add Set-Cookie "WPFLEET_ROUTE=.%{BALANCER_WORKER_ROUTE}e; path=/; '
                   f'{STICKY_FLAGS}" env=BALANCER_ROUTE_CHANGED\n')
+    routes = stack.routes(site.name)
     return head + "\n" + _vhosts(stack, site, "/", f"{balancer}/", stack.apache.balancer_manager,
-                                 wp_php.limit_request_body(site) + cookie
-                                 + apache_cache.cache_block(site), params)
-
-
-def backend_target(backend: BackendConfig) -> str:
-    """Where ProxyPass sends `path`: an upstream without a path gets the request URI unchanged;
-    one with a path replaces `path` by it (nginx's proxy_pass rule)."""
-    up = urlsplit(backend.upstream)
-    base = f"{up.scheme}://{up.netloc}"
-    if not up.path:
-        return base + backend.path
-    target = up.path.rstrip("/")
-    # ProxyPass wants matching trailing slashes on both sides
-    return base + target + ("/" if backend.path.endswith("/") else "")
+                                 apache_routes.skip_site_rules(routes)
+                                 + wp_php.limit_request_body(site) + cookie
+                                 + apache_cache.cache_block(site, tuple(b.path for b in routes)),
+                                 params, routes)
 
 
 def backend_conf(stack: StackConfig, backend: BackendConfig) -> str:
@@ -218,7 +217,7 @@ def backend_conf(stack: StackConfig, backend: BackendConfig) -> str:
         only = f"    RedirectMatch 404 ^/(?!{re.escape(ACME_PATH[1:])}|{re.escape(path[1:])})\n"
     # ttl: the upstream's idle keep-alive connections are dropped before it closes them
     # (Node.js's default keepAliveTimeout is 5 s), as for the sites' replicas (MEMBER)
-    return head + _vhosts(stack, backend, path, backend_target(backend), False, only,
+    return head + _vhosts(stack, backend, path, apache_routes.target(backend), False, only,
                           f" {UPSTREAM_TTL}")
 
 

@@ -127,7 +127,7 @@ def install(backup: BackupConfig) -> BoxCommand:
         IFS= read -r password || true
         if [ -z "$password" ]; then
           echo "$PROG: no restic password on stdin: set it with" \\
-            "'pulumi config set --secret wpfleet:resticPassword VALUE'" >&2
+            "'pulumi config set --secret wpfleet:resticPassword' (it asks for it)" >&2
           exit 1
         fi
         extra=$(cat)

@@ -105,7 +105,7 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
         IFS= read -r token || true
         if [ -z "$token" ]; then
           echo "box-duckdns: no token on stdin: set it with" \\
-            "'pulumi config set --secret wpfleet:duckdnsToken TOKEN'" >&2
+            "'pulumi config set --secret wpfleet:duckdnsToken' (it asks for the token)" >&2
           exit 1
         fi
         case "$token" in

@@ -5,8 +5,9 @@ Pulumi's mocks (no engine, no provider, no network) and records every RegisterRe
 so the plan can never drift from what the components create. No real secret exists here: every
 secret config value and every generated password is a run of `*` (the right length, so code that
 slices a salt block still works), shown as `<secret>`. The run happens in a throwaway working and
-home directory, because the program writes the SSH key and known_hosts files for the Docker
-provider (`.wpfleet/`), and those of the last real `up` must stay untouched.
+home directory (also for components/box.py, which otherwise writes to the passwd entry's home),
+because the program writes the SSH key and known_hosts files for the Docker provider
+(`.wpfleet/`), and those of the last real `up` must stay untouched.
 """
 
 from __future__ import annotations
@@ -160,22 +161,29 @@ def program_config(sf: StackFile, stack: StackConfig) -> tuple[dict[str, str], l
     return values, secret
 
 
+# components/box.py writes the Docker provider's key files under this directory instead of the
+# passwd entry's home (where ssh looks, so where a real `up` writes them)
+SANDBOX_ENV = "WPFLEET_RENDER_SANDBOX"
+
+
 @contextlib.contextmanager
 def _sandbox() -> Iterator[str]:
-    """A throwaway cwd and HOME for whatever the program writes locally."""
-    cwd, home = os.getcwd(), os.environ.get("HOME")
+    """A throwaway cwd and home for whatever the program writes locally (removed afterwards)."""
+    saved = {k: os.environ.get(k) for k in ("HOME", SANDBOX_ENV)}
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="wpfleet-render-") as tmp:
         tmp = os.path.realpath(tmp)
         os.chdir(tmp)
-        os.environ["HOME"] = tmp
+        os.environ["HOME"] = os.environ[SANDBOX_ENV] = tmp
         try:
             yield tmp
         finally:
             os.chdir(cwd)
-            if home is None:
-                os.environ.pop("HOME", None)
-            else:
-                os.environ["HOME"] = home
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def record(sf: StackFile, stack: StackConfig, stack_name: str) -> list[Resource]:
