@@ -28,11 +28,14 @@ env_of() {
   unset "${m}_FILE" "${y}_FILE"
 }
 
+# random_password: 32 letters and digits (head ends first: no SIGPIPE under pipefail)
+random_password() { head -c 48 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | cut -c1-32; }
+
 # sql_string VALUE: VALUE as a quoted SQL string literal
 sql_string() { local s=${1//\\/\\\\}; s=${s//\'/\\\'}; printf "'%s'" "${s//$'\n'/\\n}"; }
 
 # conf NAME: the server's effective setting (config files + built-in defaults) in $HELP
-conf() { awk -v n="$1" '$1 == n { print $2 }' <<<"$HELP"; }
+conf() { awk -v n="$1" '/^[^ \t]/ && $1 == n { print $2; exit }' <<<"$HELP"; }
 
 AS_MYSQL=()  # prefix running a command as the mysql user (the same process: exec, kill work)
 if [ "$(id -u)" = 0 ]; then AS_MYSQL=(setpriv --reuid=mysql --regid=mysql --init-groups); fi
@@ -62,7 +65,7 @@ initialize() {
       "MARIADB_ROOT_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD, MARIADB_RANDOM_ROOT_PASSWORD"
   fi
   if [ -n "$MARIADB_RANDOM_ROOT_PASSWORD$MYSQL_RANDOM_ROOT_PASSWORD" ]; then
-    MARIADB_ROOT_PASSWORD=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+    MARIADB_ROOT_PASSWORD=$(random_password)
     log Note "GENERATED ROOT PASSWORD: $MARIADB_ROOT_PASSWORD"
   fi
   log Note "Initializing database files"
@@ -72,7 +75,7 @@ initialize() {
   temp_start "$@"
   local root hc_pw host sql
   root=$(sql_string "$MARIADB_ROOT_PASSWORD")
-  hc_pw=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+  hc_pw=$(random_password)
   # root only at localhost (and MARIADB_ROOT_HOST); not the other root accounts install-db made
   sql="SET @@SESSION.SQL_LOG_BIN=0; DROP USER IF EXISTS root@'127.0.0.1', root@'::1';"
   sql+="EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@''', @@hostname, '''');"
