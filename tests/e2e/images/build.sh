@@ -3,7 +3,7 @@
 #
 # Builds (or finds in the cache) the stand-in images of wordpress, mariadb and wordpress:cli
 # from Debian 12 packages (README.md). Default tags: the ones the code pins
-# (components/config.py, components/render/wpcli.py); a flag replaces them (repeat it for more).
+# (WORDPRESS_IMAGE, MARIADB_IMAGE, WPCLI_IMAGE in components/); a flag replaces them (repeat it for more).
 # Each image is a `docker load` archive, unpacked: NAME/manifest.json (its tags), NAME/ID.json
 # (its config: NAME/config.json + a label org.wpfleet.stand-in=IMAGE_KEY) and NAME/layer.tar
 # (the root fs). Not `docker import --change`: Docker 20.10 (Debian's) refuses STOPSIGNAL there.
@@ -22,13 +22,18 @@ MIRROR=${WPFLEET_DEBIAN_MIRROR:-http://deb.debian.org}
 CACHE=${WPFLEET_IMAGES_CACHE:-/var/cache/wpfleet-images}
 NAMES=(mariadb wordpress cli)
 
-code_tag() {  # code_tag FILE CONSTANT: the image reference the code pins
-  sed -n "s/^$2 = \"\([^\"]*\)\".*/\1/p" "$REPO/$1"
+code_tag() {  # code_tag CONSTANT: the image reference the code pins (`CONSTANT = "..."`)
+  local found
+  found=$(grep -rhs --include='*.py' "^$1 = \"" "$REPO/components" | sed 's/^[^"]*"\([^"]*\)".*/\1/' | sort -u)
+  if [ "$(printf '%s' "$found" | grep -c .)" != 1 ]; then
+    echo "build.sh: not exactly one $1 in $REPO/components: '$found'" >&2; exit 2
+  fi
+  echo "$found"
 }
 declare -A TAGS=(
-  [wordpress]=$(code_tag components/config.py WORDPRESS_IMAGE)
-  [mariadb]=$(code_tag components/config.py MARIADB_IMAGE)
-  [cli]=$(code_tag components/render/wpcli.py WPCLI_IMAGE))
+  [wordpress]=$(code_tag WORDPRESS_IMAGE)
+  [mariadb]=$(code_tag MARIADB_IMAGE)
+  [cli]=$(code_tag WPCLI_IMAGE))
 declare -A GIVEN=()
 while [ "$#" -gt 0 ]; do
   case "$1" in

@@ -1,0 +1,263 @@
+"""The stand-in images (tests/e2e/images) keep the official images' contract wpfleet relies on.
+
+One private dockerd for the module (own network namespace, vfs), the images loaded by load.sh,
+and one site ("blog", two replicas) created from the program's own recorded inputs (mocks): its
+networks, volumes, environment, mounts, health checks, stop timeouts, exactly as declared; only
+the health checks' interval is shortened. Then wpfleet's own rendered scripts run against it:
+the site files (wp-site-blog), the install (wordpress-blog), `wpfleet-wp`, the WP-Cron runner,
+the backup's dump and the restore's client inside the database container.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.config import parse
+from components.render.backup.programs import CLIENT_IN_CONTAINER, DUMP_DONE, DUMP_IN_CONTAINER
+from components.render.wordpress import install, tools
+from components.render.wordpress.php import MAIL_IN_CONTAINER, post_max_mb
+from tests.e2e import stand_ins
+from tests.e2e.stand_ins import DockerApi, create_container, wait_healthy
+from tests.harness import BASE_CONFIG, run_stack
+from tests.integration import docker_env
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "stand-in admin pw 1"  # noqa: S105 - a throwaway test site's
+NETNS = f"wpf-test-img{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[dict[str, Any]]:
+    """A private dockerd holding the stand-in images (built or found in the cache)."""
+    missing = stand_ins.missing_tools() or docker_env.missing_tools()
+    if missing:
+        pytest.skip(missing)
+    cache_dir = stand_ins.build_images()
+    with docker_env.private_dockerd(NETNS) as sock:
+        subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True, timeout=30)
+        start = time.monotonic()
+        first = stand_ins.load_images(cache_dir, sock)
+        loaded = time.monotonic() - start
+        env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+        yield {"sock": sock, "cache": cache_dir, "api": DockerApi(sock), "env": env,
+               "first_load": first, "load_seconds": loaded}
+        for c in DockerApi(sock).call("GET", "/containers/json?all=1"):  # else dockerd waits
+            DockerApi(sock).call("DELETE", f"/containers/{c['Id']}?force=1")
+
+
+@pytest.fixture(scope="module")
+def site(daemon: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Site "blog" as the program declares it: files, networks, volumes, DB, two replicas."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["sites"] = [{**config["sites"][0], "php": {"uploadMaxMb": 16},
+                        # no egress here: WordPress would wait on api.wordpress.org in WP-Cron
+                        "wpConfig": {"WP_HTTP_BLOCK_EXTERNAL": True}}]
+    stack = parse(copy.deepcopy(config))
+    blog = stack.sites[0]
+    graph = run_stack(config)
+    root = tmp_path_factory.mktemp("box")
+    env = {**daemon["env"], "WPFLEET_ROOT": str(root)}
+    for cmd in (tools.tools_command(), tools.site_command(blog)):
+        done = subprocess.run(["bash", "-c", cmd.create], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    api = daemon["api"]
+    for net in graph.of_type("docker:index/network:Network"):
+        api.call("POST", "/networks/create", {"Name": net.inputs["name"], "Driver": "bridge",
+                                              "Internal": net.inputs["internal"]})
+    for vol in graph.of_type("docker:index/volume:Volume"):
+        api.call("POST", "/volumes/create", {"Name": vol.inputs["name"]})
+    timings = {}
+    for name, image in (("blog-db", blog.mariadb_image), ("blog-wp-0", blog.wordpress_image),
+                        ("blog-wp-1", blog.wordpress_image)):
+        inputs = graph.get(name).inputs
+        create_container(api, inputs, image, root, health_interval="1s")
+        timings[name] = wait_healthy(api, inputs["name"], float(inputs["waitTimeout"]))
+    return {"stack": stack, "site": blog, "graph": graph, "root": root, "env": env,
+            "api": api, "timings": timings}
+
+
+def sh(site: dict[str, Any], script: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", script], input=stdin, env=site["env"], capture_output=True,
+                          text=True, timeout=600)
+
+
+def docker(site: dict[str, Any], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], input=stdin, env=site["env"], capture_output=True,
+                          text=True, timeout=300)
+
+
+def wp(site: dict[str, Any], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`wpfleet-wp blog ARGS...`: the rendered wrapper, as an operator runs it on the box."""
+    return subprocess.run([str(site["root"] / tools.WP_BIN.lstrip("/")), "blog", *args], input=stdin,
+                          env=site["env"], capture_output=True, text=True, timeout=300)
+
+
+def http(site: dict[str, Any], port: int, path: str, *headers: str) -> tuple[int, str]:
+    """GET from inside the daemon's network namespace, where the published ports listen."""
+    argv = ["nsenter", f"--net=/run/netns/{NETNS}", "curl", "-sS", "-o", "-", "-w", "\n%{http_code}"]
+    for h in headers:
+        argv += ["-H", h]
+    done = subprocess.run([*argv, f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    body, _, code = done.stdout.rpartition("\n")
+    return int(code), body
+
+
+def test_images_carry_the_official_config_and_load_idempotently(daemon: dict[str, Any]) -> None:
+    manifest = [line.split("\t") for line in (daemon["cache"] / "manifest").read_text().splitlines()]
+    assert {m[0] for m in manifest} == {"wordpress:6.8.3-php8.3-apache", "mariadb:11.4.8",
+                                        "wordpress:cli-2.12.0-php8.3"}
+    config = {m[0]: daemon["api"].call("GET", f"/images/{m[0]}/json")["Config"] for m in manifest}
+    wordpress, mariadb, cli = (config[t] for t in ("wordpress:6.8.3-php8.3-apache", "mariadb:11.4.8",
+                                                    "wordpress:cli-2.12.0-php8.3"))
+    assert wordpress["StopSignal"] == "SIGWINCH"  # Apache's graceful stop
+    assert wordpress["Entrypoint"] == ["docker-entrypoint.sh"] and wordpress["Cmd"] == ["apache2-foreground"]
+    assert wordpress["Volumes"] == {"/var/www/html": {}} and wordpress["WorkingDir"] == "/var/www/html"
+    assert mariadb["Volumes"] == {"/var/lib/mysql": {}} and mariadb["Cmd"] == ["mariadbd"]
+    assert "3306/tcp" in mariadb["ExposedPorts"] and "80/tcp" in wordpress["ExposedPorts"]
+    assert cli["User"] == "www-data" and cli["Cmd"] == ["wp", "shell"]
+    again = stand_ins.load_images(daemon["cache"], daemon["sock"])
+    assert again.count("already loaded") == 3, again
+    print(f"first load {daemon['load_seconds']:.1f} s:\n{daemon['first_load']}")
+
+
+def test_database_initialises_its_volume_and_serves_the_site(site: dict[str, Any]) -> None:
+    db = site["api"].inspect("wpfleet-blog-db")
+    assert db["State"]["Health"]["Status"] == "healthy"
+    assert db["Config"]["Healthcheck"]["Test"] == ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]
+    logs = docker(site, "logs", "wpfleet-blog-db").stderr
+    assert logs.count("Initializing database files") == 1
+    # the application user reaches its database over the network as "db" (from a replica)
+    done = docker(site, "exec", "wpfleet-blog-wp-0", "php", "-r",
+                  '$m = new mysqli("db", getenv("WORDPRESS_DB_USER"), getenv("WORDPRESS_DB_PASSWORD"),'
+                  ' getenv("WORDPRESS_DB_NAME")); echo $m->query("SELECT DATABASE()")->fetch_row()[0];')
+    assert done.stdout == "wordpress", done.stderr
+    print(f"healthy after (s): {site['timings']}")
+
+
+def test_replicas_copy_wordpress_once_and_answer_the_balancer(site: dict[str, Any]) -> None:
+    logs0 = docker(site, "logs", "wpfleet-blog-wp-0").stderr
+    logs1 = docker(site, "logs", "wpfleet-blog-wp-1").stderr
+    assert "WordPress not found in /var/www/html - copying now..." in logs0
+    assert "copying now" not in logs1  # replica 1 found replica 0's copy in the shared volume
+    config = docker(site, "exec", "wpfleet-blog-wp-0", "cat", "wp-config.php").stdout
+    assert "getenv_docker('WORDPRESS_DB_HOST'" in config and "eval($configExtra)" in config
+    owner = docker(site, "exec", "wpfleet-blog-wp-0", "stat", "-c", "%u:%g", "wp-includes/version.php")
+    assert owner.stdout.strip() == "33:33"
+    # the health check of the balancer: PHP answers wp-content/index.php (2xx, no PHP source)
+    code, body = http(site, 8082, "/wp-content/index.php")
+    assert code == 200 and "<?php" not in body
+    code, _ = http(site, 8083, "/wp-content/index.php")
+    assert code == 200
+    # the mounted ini is read by Apache's PHP (PHP_INI_SCAN_DIR) and the CLI's; the mail plugin
+    probe = "echo ini_get('post_max_size');"
+    assert docker(site, "exec", "-u", "33:33", "wpfleet-blog-wp-0", "sh", "-c",
+                  f'echo "<?php {probe}" > ini-probe.php').returncode == 0
+    code, body = http(site, 8082, "/ini-probe.php")
+    docker(site, "exec", "wpfleet-blog-wp-0", "rm", "ini-probe.php")
+    assert (code, body) == (200, f"{post_max_mb(site['site'])}M")
+    assert docker(site, "exec", "wpfleet-blog-wp-0", "php", "-r", probe).stdout == body
+    assert docker(site, "exec", "wpfleet-blog-wp-0", "test", "-s", MAIL_IN_CONTAINER).returncode == 0
+
+
+def test_install_script_installs_through_wp_install_then_upgrades_nothing(site: dict[str, Any]) -> None:
+    script = install.install_command(site["stack"], site["site"]).create
+    done = sh(site, script, stdin=ADMIN_PASSWORD + "\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    admin = site["site"].admin_user
+    assert f"WordPress installed, admin user {admin}" in done.stdout
+    assert wp(site, "core", "is-installed").returncode == 0
+    assert wp(site, "user", "check-password", admin, ADMIN_PASSWORD).returncode == 0
+    assert wp(site, "user", "check-password", admin, "wrong").returncode == 1
+    assert wp(site, "option", "get", "blogname").stdout == "blog.example.org\n"
+    again = sh(site, script, stdin=ADMIN_PASSWORD + "\n")
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"WordPress core 6\.1\.\d+ matches the image", again.stdout)
+    assert "Success: WordPress database already at latest db version" in again.stdout
+    # served over the balancer's path, HTTPS announced by the header the balancer sets
+    code, body = http(site, 8082, "/", "Host: blog.example.org", "X-Forwarded-Proto: https")
+    assert code == 200 and "https://blog.example.org/" in body
+    code, body = http(site, 8083, "/", "Host: blog.example.org")
+    assert code == 200 and "http://blog.example.org/" in body and "https://blog.example.org/" not in body
+
+
+def test_cron_runner_runs_due_events_with_wordpress_code(site: dict[str, Any]) -> None:
+    runner = site["root"] / tools.CRON_RUNNER.lstrip("/")
+    done = subprocess.run([str(runner), "blog"], env=site["env"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"Success: Executed a total of \d+ cron events?\.", done.stdout)
+    assert wp(site, "eval", 'echo wp_next_scheduled("wp_version_check") > time() ? "later" : "due";'
+              ).stdout == "later"
+
+
+def test_search_replace_rewrites_plain_and_serialized_values(site: dict[str, Any]) -> None:
+    old, new = "http://old.example.org", "https://blog.example.org"
+    post = wp(site, "post", "create", f"--post_title=Links", f"--post_content=see {old}/a and {old}/b",
+              "--post_status=publish", "--porcelain")
+    assert post.returncode == 0, post.stderr
+    pid = post.stdout.strip()
+    value = json.dumps({"home": f"{old}/x", "nested": [f"{old}/y", "other"]})
+    assert wp(site, "option", "update", "wpfleet_links", value, "--format=json").returncode == 0
+    wp(site, "eval", f'global $wpdb; $wpdb->update($wpdb->posts, ["guid" => "{old}/?p={pid}"], ["ID" => {pid}]);')
+    dry = wp(site, "search-replace", old, new, "--all-tables", "--skip-columns=guid", "--dry-run")
+    assert "Success: 2 replacements to be made." in dry.stdout, dry.stdout + dry.stderr
+    done = wp(site, "search-replace", old, new, "--all-tables", "--skip-columns=guid",
+              "--report-changed-only")
+    assert done.returncode == 0 and "Success: Made 2 replacements." in done.stdout, done.stdout + done.stderr
+    content = wp(site, "post", "get", pid, "--field=post_content").stdout
+    assert content == f"see {new}/a and {new}/b\n"
+    assert json.loads(wp(site, "option", "get", "wpfleet_links", "--format=json").stdout) == {
+        "home": f"{new}/x", "nested": [f"{new}/y", "other"]}  # re-serialized: lengths fixed
+    assert wp(site, "post", "get", pid, "--field=guid").stdout == f"{old}/?p={pid}\n"
+
+
+def test_anything_else_is_refused_loudly(site: dict[str, Any]) -> None:
+    for argv in (["plugin", "install", "classic-editor"], ["db", "export", "-"], ["shell"],
+                 ["search-replace", "a", "b", "--regex"], ["core", "install", "--url=x", "--bogus"],
+                 ["option", "get", "home", "--format=yaml"], ["user", "list"]):
+        done = wp(site, *argv)
+        assert done.returncode == 2 and "wp stand-in: unsupported: " in done.stderr, (argv, done)
+        assert "Success" not in done.stdout
+
+
+def test_backup_dump_and_restore_client_run_inside_the_database(site: dict[str, Any]) -> None:
+    dump = docker(site, "exec", "-i", "wpfleet-blog-db", "sh", "-c", DUMP_IN_CONTAINER)
+    assert dump.returncode == 0, dump.stderr
+    assert dump.stdout.rstrip().splitlines()[-1].startswith(DUMP_DONE)
+    posts = wp(site, "post", "list", "--format=count").stdout
+    wp(site, "post", "delete", "1", "--force")
+    assert wp(site, "post", "list", "--format=count").stdout != posts
+    sql = "DROP DATABASE IF EXISTS `wordpress`; CREATE DATABASE `wordpress`; USE `wordpress`;\n"
+    load = docker(site, "exec", "-i", "wpfleet-blog-db", "sh", "-c", CLIENT_IN_CONTAINER,
+                  stdin=sql + dump.stdout)
+    assert load.returncode == 0, load.stderr
+    assert wp(site, "post", "list", "--format=count").stdout == posts
+
+
+def test_restart_keeps_data_and_stops_are_graceful(site: dict[str, Any]) -> None:
+    api = site["api"]
+    for name, signal_seen in (("wpfleet-blog-wp-1", "caught SIGWINCH, shutting down gracefully"),
+                              ("wpfleet-blog-db", "Shutdown complete")):
+        start = time.monotonic()
+        api.call("POST", f"/containers/{name}/stop?t=60", timeout=90)
+        assert time.monotonic() - start < 15, f"{name} did not stop on its signal"
+        state = api.inspect(name)["State"]
+        logs = docker(site, "logs", name)
+        assert signal_seen in logs.stdout + logs.stderr, name
+        assert state["ExitCode"] == 0, (name, state)
+    api.call("POST", "/containers/wpfleet-blog-db/start")
+    wait_healthy(api, "wpfleet-blog-db", 120)
+    assert docker(site, "logs", "wpfleet-blog-db").stderr.count("Initializing database files") == 1
+    assert wp(site, "core", "is-installed").returncode == 0
