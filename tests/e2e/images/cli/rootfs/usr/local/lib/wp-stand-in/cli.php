@@ -70,8 +70,9 @@ function parse(array $argv): array {
 			break;
 		}
 	}
-	if ($n === 0) {
-		unsupported('wp ' . (implode(' ', array_slice($positional, 0, 3)) ?: '(no command)'));
+	if ($n === 0) {  // the words and flag names only: a value may be a secret
+		$flags = array_map(fn($f) => "--$f", array_keys($assoc));
+		unsupported(trim('wp ' . implode(' ', [...array_slice($positional, 0, 3), ...$flags])));
 	}
 	[$handler, $load, $flags, $min, $max] = COMMANDS[$name];
 	$args = array_slice($positional, $n);
