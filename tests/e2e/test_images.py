@@ -280,3 +280,94 @@ def test_restart_keeps_data_and_stops_are_graceful(site: dict[str, Any]) -> None
     wait_healthy(api, "wpfleet-blog-db", 120)
     assert docker(site, "logs", "wpfleet-blog-db").stderr.count("Initializing database files") == 1
     assert wp(site, "core", "is-installed").returncode == 0
+
+
+def test_update_db_runs_wordpress_upgrade(site: dict[str, Any]) -> None:
+    current = wp(site, "option", "get", "db_version").stdout.strip()
+    assert wp(site, "option", "update", "db_version", "50000").returncode == 0
+    done = wp(site, "core", "update-db")
+    assert done.stdout == (f"Success: WordPress database upgraded successfully from db version 50000"
+                           f" to {current}.\n"), done.stderr
+    assert wp(site, "option", "get", "db_version").stdout.strip() == current
+
+
+def run_db(site: dict[str, Any], name: str, *env: str, volume: str) -> None:
+    done = docker(site, "run", "-d", "--name", name, "--network", "none", "-v", f"{volume}:/var/lib/mysql",
+                  "-v", f"{site['root']}/secrets:/run/secrets:ro", *(f"--env={e}" for e in env),
+                  site["site"].mariadb_image)
+    assert done.returncode == 0, done.stderr
+
+
+def sql(site: dict[str, Any], name: str, user: str, password: str, query: str) -> str:
+    done = docker(site, "exec", "-e", f"MYSQL_PWD={password}", name, "mariadb", f"-u{user}",
+                  "-h127.0.0.1", "-N", "-e", query)
+    return done.stdout.strip() if done.returncode == 0 else f"ERROR {done.stderr.strip()}"
+
+
+def wait_sql(site: dict[str, Any], name: str, user: str, password: str, query: str) -> str:
+    for _ in range(120):
+        out = sql(site, name, user, password, query)
+        if not out.startswith("ERROR"):
+            return out
+        time.sleep(0.5)
+    raise AssertionError(docker(site, "logs", name).stderr[-3000:])
+
+
+def test_mariadb_file_variants_aliases_auto_upgrade_and_refusals(site: dict[str, Any]) -> None:
+    secrets = site["root"] / "secrets"
+    secrets.mkdir()
+    (secrets / "root").write_text("r00t-from-file\n")
+    (secrets / "user").write_text("user-pw-from-file")
+    run_db(site, "t-files", "MARIADB_ROOT_PASSWORD_FILE=/run/secrets/root", "MYSQL_DATABASE=appdb",
+           "MARIADB_USER=app", "MARIADB_PASSWORD_FILE=/run/secrets/user", volume="t-files")
+    assert wait_sql(site, "t-files", "app", "user-pw-from-file", "SELECT DATABASE()") == "NULL"
+    assert sql(site, "t-files", "app", "user-pw-from-file", "SHOW DATABASES LIKE 'appdb'") == "appdb"
+    assert sql(site, "t-files", "root", "r00t-from-file", "SELECT 1") == "1"
+    assert sql(site, "t-files", "root", "wrong", "SELECT 1").startswith("ERROR")
+    # a data directory of another version: upgraded once with MARIADB_AUTO_UPGRADE, then kept
+    docker(site, "exec", "t-files", "sh", "-c", "echo 10.6.0-MariaDB > /var/lib/mysql/mariadb_upgrade_info")
+    docker(site, "rm", "-f", "t-files")
+    run_db(site, "t-files", "MARIADB_ROOT_PASSWORD_FILE=/run/secrets/root", "MARIADB_AUTO_UPGRADE=1",
+           volume="t-files")
+    wait_sql(site, "t-files", "root", "r00t-from-file", "SELECT 1")
+    logs = docker(site, "logs", "t-files").stderr
+    assert "upgrading the data directory from 10.6.0 to 10.11." in logs
+    assert "Initializing database files" not in logs
+    info = docker(site, "exec", "t-files", "cat", "/var/lib/mysql/mariadb_upgrade_info").stdout
+    assert info.startswith("10.11.")
+    docker(site, "rm", "-f", "t-files")
+    # what the stand-in does not implement stops the container with a sentence, never ignored
+    run_db(site, "t-refused", "MARIADB_ROOT_PASSWORD=x", "MARIADB_REPLICATION_USER=repl", volume="t-refused")
+    assert docker(site, "wait", "t-refused").stdout.strip() == "1"
+    assert "mariadb stand-in: unsupported: MARIADB_REPLICATION_USER" in docker(site, "logs", "t-refused").stderr
+    assert docker(site, "exec", "wpfleet-blog-db", "healthcheck.sh", "--galera_online").returncode == 1
+
+
+def test_wordpress_file_variants_prefix_and_debug(site: dict[str, Any]) -> None:
+    """A second WordPress on the site's database: *_FILE variables, table prefix, WP_DEBUG."""
+    secrets = site["root"] / "wp-secrets"
+    secrets.mkdir()
+    db_password = next(e.split("=", 1)[1] for e in site["graph"].get("blog-wp-0").inputs["envs"]
+                       if e.startswith("WORDPRESS_DB_PASSWORD="))
+    (secrets / "db").write_text(db_password + "\n")
+    (secrets / "extra").write_text("define('WPFLEET_PROBE', 'from-file');\n")
+    done = docker(site, "run", "-d", "--name", "t-wp", "--network", "wpfleet-blog-db",
+                  "-v", f"{secrets}:/run/secrets:ro", "-e", "WORDPRESS_DB_HOST=db",
+                  "-e", "WORDPRESS_DB_USER=wordpress", "-e", "WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db",
+                  "-e", "WORDPRESS_CONFIG_EXTRA_FILE=/run/secrets/extra", "-e", "WORDPRESS_TABLE_PREFIX=t2_",
+                  "-e", "WORDPRESS_DEBUG=1", site["site"].wordpress_image)
+    assert done.returncode == 0, done.stderr
+    # wp-config.php read alone: ABSPATH points at an empty wp-settings.php
+    probe = ('define("ABSPATH", "/tmp/probe/"); require "wp-config.php"; echo DB_PASSWORD === trim('
+             'file_get_contents("/run/secrets/db")) ? "pw" : "no", " ", DB_HOST, " ", $table_prefix, " ",'
+             ' WP_DEBUG ? "debug" : "-", " ", WPFLEET_PROBE;')
+    for _ in range(60):
+        out = docker(site, "exec", "t-wp", "sh", "-c", "mkdir -p /tmp/probe && touch /tmp/probe/wp-settings.php"
+                     f" && php -r '{probe}'")
+        if out.returncode == 0 and out.stdout:
+            break
+        time.sleep(0.5)
+    assert out.stdout == "pw db t2_ debug from-file", out.stderr
+    keys = docker(site, "exec", "t-wp", "grep", "-c", "put your unique phrase here", "wp-config.php")
+    assert keys.stdout.strip() == "0"  # each default key/salt replaced by its own random string
+    docker(site, "rm", "-f", "t-wp")

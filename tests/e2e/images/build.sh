@@ -3,12 +3,14 @@
 #
 # Builds (or finds in the cache) the stand-in images of wordpress, mariadb and wordpress:cli
 # from Debian 12 packages (README.md). Default tags: the ones the code pins
-# (WORDPRESS_IMAGE, MARIADB_IMAGE, WPCLI_IMAGE in components/); a flag replaces them (repeat it for more).
+# (WORDPRESS_IMAGE, MARIADB_IMAGE, WPCLI_IMAGE in components/); a flag replaces them (repeat
+# it for more tags).
 # Each image is a `docker load` archive, unpacked: NAME/manifest.json (its tags), NAME/ID.json
 # (its config: NAME/config.json + a label org.wpfleet.stand-in=IMAGE_KEY) and NAME/layer.tar
 # (the root fs). Not `docker import --change`: Docker 20.10 (Debian's) refuses STOPSIGNAL there.
 # Last line of output: the cache directory holding them and `manifest`, one line per tag:
-# TAG<TAB>NAME<TAB>IMAGE_ID<TAB>IMAGE_KEY. load.sh loads them.
+# TAG<TAB>NAME<TAB>IMAGE_ID<TAB>IMAGE_KEY. load.sh loads them. Exit 3: a tool is missing (the
+# last line names the package to install).
 #
 # Cache (WPFLEET_IMAGES_CACHE, default /var/cache/wpfleet-images), outside the checkout:
 #   stages/NAME-KEY.tar  debootstrap + apt of one image, keyed by its packages and prepare.sh
@@ -21,6 +23,13 @@ RELEASE=bookworm
 MIRROR=${WPFLEET_DEBIAN_MIRROR:-http://deb.debian.org}
 CACHE=${WPFLEET_IMAGES_CACHE:-/var/cache/wpfleet-images}
 NAMES=(mariadb wordpress cli)
+
+# exit 3 and one line naming what to install when a tool is missing (callers skip on it)
+for tool in debootstrap:debootstrap chroot:coreutils dpkg:dpkg python3:python3 flock:util-linux; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    echo "build.sh: ${tool%%:*} missing: apt-get install ${tool#*:}"; exit 3
+  fi
+done
 
 code_tag() {  # code_tag CONSTANT: the image reference the code pins (`CONSTANT = "..."`)
   local found

@@ -130,6 +130,14 @@ upgrade_if_needed() {
   server_version "$1" > "$DATADIR/mariadb_upgrade_info"
 }
 
+# the official image's other settings are not implemented: refused, never silently ignored
+for name in ROOT_PASSWORD_HASH PASSWORD_HASH REPLICATION_USER REPLICATION_PASSWORD \
+    REPLICATION_PASSWORD_HASH MASTER_HOST MYSQL_LOCALHOST_USER HEALTHCHECK_GRANTS; do
+  for var in "MARIADB_$name" "MARIADB_${name}_FILE" "MYSQL_$name"; do
+    if [ -n "${!var:-}" ]; then die "mariadb stand-in: unsupported: $var (tests/e2e/images/README.md)"; fi
+  done
+done
+
 if [ "${1:0:1}" = - ]; then set -- mariadbd "$@"; fi
 if [ "$1" = mariadbd ] || [ "$1" = mysqld ]; then
   HELP=$("$@" --verbose --help 2>/dev/null) || die "the server refuses its configuration: $*"
