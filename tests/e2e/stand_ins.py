@@ -34,12 +34,16 @@ def missing_tools() -> str:
     return f"stand-in images need: apt-get install {' '.join(absent)}" if absent else ""
 
 
-def build_images(*tag_args: str, timeout: float = 3600) -> Path:
-    """The cache directory build.sh printed last (building the images when not cached)."""
+def build_images(*tag_args: str, timeout: float = 3600) -> tuple[Path | None, str]:
+    """(the cache directory build.sh printed last, "") or (None, its line naming what is
+    missing: exit 3); builds the images when they are not cached."""
     done = subprocess.run([str(IMAGES / "build.sh"), *tag_args], capture_output=True, text=True,
                           timeout=timeout, check=False)
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    if done.returncode == 3:
+        return None, last
     assert done.returncode == 0, f"images/build.sh failed:\n{done.stderr[-3000:]}"
-    return Path(done.stdout.strip().splitlines()[-1])
+    return Path(last), ""
 
 
 def load_images(cache_dir: Path, sock: Path) -> str:

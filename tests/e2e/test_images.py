@@ -51,7 +51,9 @@ def daemon() -> Iterator[dict[str, Any]]:
     missing = stand_ins.missing_tools() or docker_env.missing_tools()
     if missing:
         pytest.skip(missing)
-    cache_dir = stand_ins.build_images()
+    cache_dir, missing = stand_ins.build_images()
+    if cache_dir is None:
+        pytest.skip(missing)
     with docker_env.private_dockerd(NETNS, storage=storage_driver()) as sock:
         subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True, timeout=30)
         start = time.monotonic()
