@@ -29,11 +29,12 @@ from components.render.wordpress.php import MAIL_IN_CONTAINER, post_max_mb
 from tests.e2e import stand_ins
 from tests.e2e.stand_ins import DockerApi, create_container, wait_healthy
 from tests.harness import BASE_CONFIG, run_stack
-from tests.integration import docker_env
+from tests.integration import docker_env, sshd_env
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "stand-in admin pw 1"  # noqa: S105 - a throwaway test site's
 NETNS = f"wpf-test-img{os.getpid()}"
+SSH_PORT = 22226  # not the other sshd tests' ports: they may run in one session
 
 
 def storage_driver() -> str:
@@ -373,3 +374,32 @@ def test_wordpress_file_variants_prefix_and_debug(site: dict[str, Any]) -> None:
     keys = docker(site, "exec", "t-wp", "grep", "-c", "put your unique phrase here", "wp-config.php")
     assert keys.stdout.strip() == "0"  # each default key/salt replaced by its own random string
     docker(site, "rm", "-f", "t-wp")
+
+
+def test_load_over_ssh_adds_a_second_tag(daemon: dict[str, Any], tmp_path: Path) -> None:
+    """DOCKER_HOST=ssh://…, as the box is reached: a tag a test stack adds is loaded over ssh."""
+    sshd_env.require_ssh()
+    cache, _ = stand_ins.build_images("--cli", "wordpress:cli-2.12.0-php8.3", "--cli", "wpfleet-test/cli:ssh")
+    assert cache is not None
+    lines = (cache / "manifest").read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines if line.split("\t")[1] == "cli"] == [
+        "wordpress:cli-2.12.0-php8.3", "wpfleet-test/cli:ssh"]
+    with sshd_env.SshdEnv(tmp_path, port=SSH_PORT) as env:
+        env.write_config(set_env={"DOCKER_HOST": f"unix://{daemon['sock']}"})
+        env.start()
+        bin_dir = tmp_path / "bin"  # the docker CLI runs `ssh`: this one knows the key and host
+        bin_dir.mkdir()
+        (bin_dir / "ssh").write_text(
+            f"#!/bin/sh\nexec /usr/bin/ssh -i {env.key} -o IdentitiesOnly=yes -o BatchMode=yes"
+            f" -o UserKnownHostsFile={env.known_hosts} -o StrictHostKeyChecking=yes \"$@\"\n")
+        (bin_dir / "ssh").chmod(0o755)
+        env_vars = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                    "DOCKER_HOST": f"ssh://root@127.0.0.1:{SSH_PORT}"}
+        done = subprocess.run([str(stand_ins.IMAGES / "load.sh"), str(cache)], env=env_vars,
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+    assert "load.sh: wpfleet-test/cli:ssh: loaded sha256:" in done.stdout, done.stdout
+    assert done.stdout.count("already loaded") == 3  # the three pinned tags were not sent again
+    api = daemon["api"]
+    assert (api.call("GET", "/images/wpfleet-test/cli:ssh/json")["Id"]
+            == api.call("GET", "/images/wordpress:cli-2.12.0-php8.3/json")["Id"])
