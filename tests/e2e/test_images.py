@@ -206,6 +206,16 @@ def test_install_script_installs_through_wp_install_then_upgrades_nothing(site: 
     assert again.returncode == 0, again.stderr
     assert re.search(r"WordPress core 6\.1\.\d+ matches the image", again.stdout)
     assert "Success: WordPress database already at latest db version" in again.stdout
+    # a volume holding an older core gets the image's (docker exec into replica 0, as uid 33);
+    # one holding a newer core is refused (no downgrades)
+    version = "wp-includes/version.php"
+    for fake, expect, rc in (("6.0.0", "WordPress core 6.0.0 -> 6.1.", 0),
+                             ("9.9.9", "downgrades are not supported", 1)):
+        docker(site, "exec", "-u", "33:33", "wpfleet-blog-wp-0", "sed", "-i",
+               f"s/^\\$wp_version = .*/$wp_version = '{fake}';/", version)
+        done = sh(site, script, stdin=ADMIN_PASSWORD + "\n")
+        assert done.returncode == rc and expect in done.stdout + done.stderr, done.stdout + done.stderr
+    docker(site, "exec", "-u", "33:33", "wpfleet-blog-wp-0", "cp", f"/usr/src/wordpress/{version}", version)
     # served over the balancer's path, HTTPS announced by the header the balancer sets
     code, body = http(site, 8082, "/", "Host: blog.example.org", "X-Forwarded-Proto: https")
     assert code == 200 and "https://blog.example.org/" in body

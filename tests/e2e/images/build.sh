@@ -121,6 +121,9 @@ build_layer() {
 mkdir -p "$CACHE/stages"
 exec 9>"$CACHE/.lock"  # one build at a time on this machine (CI and developers share it)
 flock -w 3600 9 || { log "another build holds $CACHE/.lock"; exit 1; }
+for dir in "$CACHE"/.work.* "$CACHE"/.stage.*; do  # left by a killed build (none runs now)
+  if [ -d "$dir" ] && ! grep -q " $dir/" /proc/mounts; then rm -rf "$dir"; fi
+done
 
 declare -A IKEY=()
 for name in "${NAMES[@]}"; do IKEY[$name]=$(digest stage.sh build.sh base.packages "$name"); done
