@@ -397,14 +397,9 @@ def test_load_over_ssh_adds_a_second_tag(daemon: dict[str, Any], tmp_path: Path)
     with sshd_env.SshdEnv(tmp_path, port=SSH_PORT) as env:
         env.write_config(set_env={"DOCKER_HOST": f"unix://{daemon['sock']}"})
         env.start()
-        bin_dir = tmp_path / "bin"  # the docker CLI runs `ssh`: this one knows the key and host
-        bin_dir.mkdir()
-        (bin_dir / "ssh").write_text(
-            f"#!/bin/sh\nexec /usr/bin/ssh -i {env.key} -o IdentitiesOnly=yes -o BatchMode=yes"
-            f" -o UserKnownHostsFile={env.known_hosts} -o StrictHostKeyChecking=yes \"$@\"\n")
-        (bin_dir / "ssh").chmod(0o755)
-        env_vars = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-                    "DOCKER_HOST": f"ssh://root@127.0.0.1:{SSH_PORT}"}
+        env_vars = {**os.environ, "DOCKER_HOST": f"ssh://root@127.0.0.1:{SSH_PORT}",
+                    "LOAD_SSH_OPTS": f"-i {env.key} -o IdentitiesOnly=yes -o BatchMode=yes"
+                                     f" -o UserKnownHostsFile={env.known_hosts} -o StrictHostKeyChecking=yes"}
         done = subprocess.run([str(stand_ins.IMAGES / "load.sh"), str(cache)], env=env_vars,
                               capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
