@@ -6,8 +6,9 @@
 # (WORDPRESS_IMAGE, MARIADB_IMAGE, WPCLI_IMAGE in components/); a flag replaces them (repeat
 # it for more tags).
 # Each image is a `docker load` archive, unpacked: NAME/manifest.json (its tags), NAME/ID.json
-# (its config: NAME/config.json + a label org.wpfleet.stand-in=IMAGE_KEY) and NAME/layer.tar
-# (the root fs). Not `docker import --change`: Docker 20.10 (Debian's) refuses STOPSIGNAL there.
+# (its config: NAME/config.json; no label: the official wordpress images carry none, wpfleet
+# reads none; `docker history` names the IMAGE_KEY) and NAME/layer.tar (the root fs).
+# Not `docker import --change`: Docker 20.10 (Debian's) refuses STOPSIGNAL there.
 # Last line of output: the cache directory holding them and `manifest`, one line per tag:
 # TAG<TAB>NAME<TAB>IMAGE_ID<TAB>IMAGE_KEY. load.sh loads them. Exit 3: a tool is missing (the
 # last line names the package to install).
@@ -84,12 +85,11 @@ else:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             layer.update(chunk)
     config = json.load(open(config_file))
-    config.setdefault("Labels", {})["org.wpfleet.stand-in"] = key
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     image = json.dumps({
         "architecture": arch, "os": "linux", "created": now, "config": config,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer.hexdigest()]},
-        "history": [{"created": now, "created_by": "wpfleet tests/e2e/images/build.sh"}],
+        "history": [{"created": now, "created_by": f"wpfleet tests/e2e/images/build.sh, stand-in {key}"}],
     }, sort_keys=True).encode()
     image_id = hashlib.sha256(image).hexdigest()
     open(f"{out}/{image_id}.json", "wb").write(image)
