@@ -24,6 +24,7 @@ RELEASE=bookworm
 MIRROR=${WPFLEET_DEBIAN_MIRROR:-http://deb.debian.org}
 CACHE=${WPFLEET_IMAGES_CACHE:-/var/cache/wpfleet-images}
 NAMES=(mariadb wordpress cli)
+KEY_GLOB=$(printf '[0-9a-f]%.0s' {1..16})  # a cache key directory (not stages/, apt-archives/)
 
 # exit 3 and one line naming what to install when a tool is missing (callers skip on it)
 for tool in debootstrap:debootstrap chroot:coreutils dpkg:dpkg python3:python3 flock:util-linux; do
@@ -140,7 +141,7 @@ for name in "${NAMES[@]}"; do
   # the same image in an earlier cache directory (only tags or another image changed): its
   # archive, hard-linked, so that its image ID stays and load.sh does not send it again
   prev=$(awk -F '\t' -v n="$name" -v k="${IKEY[$name]}" '$2 == n && $4 == k { print FILENAME; exit }' \
-    "$CACHE"/[0-9a-f]*/manifest 2>/dev/null || true)
+    "$CACHE"/$KEY_GLOB/manifest 2>/dev/null || true)
   if [ -n "$prev" ] && [ -f "${prev%/manifest}/$name/layer.tar" ]; then
     cp -al "${prev%/manifest}/$name" "$work/out/$name"
     rm "$work/out/$name/manifest.json"  # a link: rewritten below with this build's tags
@@ -157,6 +158,6 @@ done
 mv "$work/out/manifest.tmp" "$work/out/manifest"
 mv "$work/out" "$OUT"
 # keep the cache small: finished images and stages unused for a week go
-find "$CACHE" -mindepth 1 -maxdepth 1 -name '[0-9a-f]*' -mtime +7 -exec rm -rf {} +
+find "$CACHE" -mindepth 1 -maxdepth 1 -name "$KEY_GLOB" -mtime +7 -exec rm -rf {} +
 find "$CACHE/stages" -name '*.tar' -mtime +7 -delete
 echo "$OUT"
