@@ -408,3 +408,22 @@ def test_load_over_ssh_adds_a_second_tag(daemon: dict[str, Any], tmp_path: Path)
     api = daemon["api"]
     assert (api.call("GET", "/images/wpfleet-test/cli:ssh/json")["Id"]
             == api.call("GET", "/images/wordpress:cli-2.12.0-php8.3/json")["Id"])
+
+
+def test_user_and_post_commands_use_wordpress_functions(site: dict[str, Any]) -> None:
+    admin = site["site"].admin_user
+    users = json.loads(wp(site, "user", "list", "--format=json").stdout)
+    assert [u["user_login"] for u in users] == [admin] and users[0]["roles"] == "administrator"
+    assert wp(site, "user", "get", admin, "--field=ID").stdout == f"{users[0]['ID']}\n"
+    done = wp(site, "user", "update", admin, "--user_pass=rotated pw 2", "--skip-email")
+    assert done.stdout == f"Success: Updated user {users[0]['ID']}.\n", done.stderr
+    assert wp(site, "user", "check-password", admin, "rotated pw 2").returncode == 0
+    assert wp(site, "user", "check-password", admin, ADMIN_PASSWORD).returncode == 1
+    nobody = wp(site, "user", "get", "nobody", "--field=ID")
+    assert (nobody.returncode, nobody.stderr) == (1, "Error: Invalid user ID, email or login: 'nobody'\n")
+    pid = wp(site, "post", "create", "--post_title=Short-lived", "--porcelain").stdout.strip()
+    assert wp(site, "post", "delete", pid).stdout == f"Success: Trashed post {pid}.\n"
+    assert wp(site, "post", "get", pid, "--field=post_status").stdout == "trash\n"
+    assert wp(site, "post", "delete", pid, "--force").stdout == f"Success: Deleted post {pid}.\n"
+    assert wp(site, "post", "get", pid, "--field=ID").returncode == 1
+    assert wp(site, "core", "version").stdout == wp(site, "eval", "echo get_bloginfo('version'), \"\\n\";").stdout
