@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,22 +20,40 @@ import pytest
 
 @pytest.fixture
 def dockerd(tmp_path: Path) -> Iterator[Path]:
+    missing = missing_tools()
+    if missing:
+        pytest.skip(missing)
+    with private_dockerd() as sock:
+        yield sock
+
+
+def missing_tools() -> str:
+    """'' when a private dockerd can run here, else one line naming what to install."""
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        pytest.skip("dockerd missing: apt-get install docker.io")
+        return "dockerd missing: apt-get install docker.io"
     for tool, package in (("ip", "iproute2"), ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} missing: apt-get install {package}")
+            return f"{tool} missing: apt-get install {package}"
+    return ""
+
+
+@contextmanager
+def private_dockerd(netns: str | None = None, storage: str = "vfs") -> Iterator[Path]:
+    """A dockerd in its own network namespace (default wpf-test-dk<pid>); yields its socket.
+
+    storage: vfs works everywhere; overlay2 (data root under /tmp, on the machine's own file
+    system) starts a container in well under a second instead of copying its whole image."""
     # short: containerd's socket lives below --exec-root and unix socket paths max out near 108
     root = Path(tempfile.mkdtemp(prefix="wpf-dk-", dir="/tmp"))
     sock = root / "docker.sock"
     log = (root / "dockerd.log").open("wb")
     # its own network namespace: the bridges of the networks tests create live and die there,
     # never in the machine's own namespace (the API is a unix socket, reachable from outside)
-    netns = f"wpf-test-dk{os.getpid()}"
+    netns = netns or f"wpf-test-dk{os.getpid()}"
     subprocess.run(["ip", "netns", "add", netns], check=True, timeout=30)
     proc = subprocess.Popen(
         ["nsenter", f"--net=/run/netns/{netns}",  # not `ip netns exec`: it hides the cgroups
-         "dockerd", "--storage-driver=vfs", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
+         "dockerd", f"--storage-driver={storage}", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
          "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
          "--bridge=none", "--iptables=false", "--ip-masq=false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
