@@ -154,3 +154,20 @@ def test_render_leaves_the_projects_key_files_alone(tmp_path: Path) -> None:
     docker = yaml.safe_load((tmp_path / "out/plan/resources.yaml").read_text())
     opts = next(e for e in docker if e["name"] == "box-docker")["inputs"]["sshOpts"]
     assert "~/.wpfleet/id-" in opts  # the path `up` uses (the user's home, whatever the clone)
+
+
+def test_every_apt_get_waits_for_apts_locks() -> None:
+    """Installs run in parallel commands and a fresh box runs apt-daily right after boot: an
+    apt-get that fails at once on the lock broke the first `up` on the test box."""
+    import re as _re
+
+    from components.config import parse
+    from components.render import plan
+    from tests.harness import BASE_CONFIG
+    cfg = {**BASE_CONFIG, "box": {**BASE_CONFIG["box"], "installDocker": True},
+           "backup": {"repository": "/srv/restic"}}
+    texts = [t for c in plan(parse(cfg)).commands for t in (c.create, c.update or "")]
+    calls = [m for t in texts for m in _re.findall(r"(?<!')apt-get[^\n;|&']*", t)
+             if " install " in m or " update" in m]
+    assert len(calls) >= 6  # apache2, certbot, restic, docker.io: install and update
+    assert all("-o DPkg::Lock::Timeout=600" in c for c in calls), calls

@@ -18,6 +18,7 @@ import shlex
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render.apache.reload import RELOAD_LIB
 from components.render.command import BoxCommand, script
+from components.render.constants import APT_GET
 
 HOOK_NAME = "wpfleet-reload-apache"
 
@@ -90,8 +91,8 @@ flock -w 900 9 || { echo "error: another certbot run held $CONFIG_DIR for 15 min
 if ! command -v certbot >/dev/null 2>&1; then
     echo "installing certbot from the distribution"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq certbot >/dev/null
+    @APT@ update -qq
+    @APT@ install -y -qq certbot >/dev/null
     echo "changed: installed $(certbot --version 2>&1)"
 fi
 
@@ -185,7 +186,7 @@ echo "changed: revoked and deleted certificate $CERT_NAME (acme.revokeOnDelete i
 def cert_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCommand:
     """Issue (or expand, or keep) the certificate of one TLS host; runs after its Apache conf."""
     head = _assignments(stack, host)
-    create = script(head + _CREATE_BODY)
+    create = script(head + _CREATE_BODY.replace("@APT@", APT_GET))
     delete = script(head + (_REVOKE_BODY if stack.acme.revoke_on_delete else _KEEP_BODY))
     # Changed aliases re-run `update` (= create) in place, which expands the same lineage. A new
     # primary domain is a new --cert-name, i.e. a different certificate: replace instead.

@@ -17,6 +17,7 @@ import shlex
 from components.render.apache import frontdoor
 from components.render.apache.reload import RELOAD_LIB
 from components.render.command import BoxCommand, script
+from components.render.constants import APT_GET
 
 # mod_proxy + balancer + active health checks, headers, rewrite (redirects), ssl (443 vhosts),
 # http2 (h2 on the TLS vhosts)
@@ -169,7 +170,7 @@ export APACHE_CONFDIR="$CONFDIR"
 changed=0 restart=0
 if ! command -v apache2ctl >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null && apt-get install -y -q apache2 >/dev/null
+  %(apt)s update -q >/dev/null && %(apt)s install -y -q apache2 >/dev/null
   echo "installed apache2"; changed=1
 fi
 exec 9>>%(lock)s
@@ -292,7 +293,7 @@ def install_command(http_port: int, https_port: int) -> BoxCommand:
               "ports": ports_conf(http_port, https_port, "${LISTEN_PREFIX}"), "lock": LOCK,
               "lib": RELOAD_LIB.strip("\n"), "stamps": STAMPS, "default": frontdoor.DEFAULT_NAME,
               "default_host": frontdoor.DEFAULT_HOST, "default_conf": default_conf,
-              "fingerprint": "@FINGERPRINT@"}
+              "fingerprint": "@FINGERPRINT@", "apt": APT_GET}
     body = _INSTALL % values
     # the stamp names this exact script: any change to it is applied (and verified) again
     body = body.replace("@FINGERPRINT@", hashlib.sha256(body.encode()).hexdigest())

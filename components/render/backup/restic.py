@@ -20,6 +20,7 @@ from components.render.backup.programs import BACKUP_BIN, CONF_DIR, RESTORE_BIN
 from components.render.backup.wpfleet_backup import backup_program
 from components.render.backup.wpfleet_restore import restore_program
 from components.render.command import BoxCommand, script
+from components.render.constants import APT_GET
 
 UNIT_DIR = "/etc/systemd/system"
 UNIT = "wpfleet-backup"
@@ -147,9 +148,9 @@ def install(backup: BackupConfig) -> BoxCommand:
         done
         if ! command -v "$RESTIC" >/dev/null; then
           apt_install() {
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 restic
+            DEBIAN_FRONTEND=noninteractive %(apt)s install -y -q restic
           }
-          apt_install || { apt-get update -q && apt_install; }
+          apt_install || { DEBIAN_FRONTEND=noninteractive %(apt)s update -q && apt_install; }
           echo "$PROG: installed restic"; changed=1
         fi
         mkdir -p -m 0700 "$CONF_DIR"; chmod 0700 "$CONF_DIR"
@@ -162,7 +163,8 @@ def install(backup: BackupConfig) -> BoxCommand:
           rm -f "$CONF_DIR/env"; echo "$PROG: removed $CONF_DIR/env"; changed=1
         fi
         """) % {"calendars": " ".join(shlex.quote(c) for c in
-                                      (backup.schedule, backup.check_schedule))} \
+                                      (backup.schedule, backup.check_schedule)),
+                "apt": APT_GET} \
         + "".join(installs) + dedent("""\
         # the repository: created when missing; a wrong password fails here, not at night
         out=$(WPFLEET_BACKUP_CONF="$CONF_DIR" RESTIC="$RESTIC" "$BIN_DIR"/wpfleet-backup --init) \\

@@ -18,6 +18,7 @@ from textwrap import dedent
 
 from components.config import StackConfig
 from components.render.command import BoxCommand, script
+from components.render.constants import APT_GET
 
 # Programs that may already hold Apache's ports: Apache itself (Debian and RHEL names).
 APACHE_PROCESSES = ("apache2", "httpd")
@@ -56,11 +57,11 @@ def docker_access(stack: StackConfig) -> BoxCommand:
     install = dedent("""\
         if ! command -v "$DOCKER" >/dev/null 2>&1; then
           echo "box-docker-access: installing docker.io from the distribution (box.installDocker)"
-          DEBIAN_FRONTEND=noninteractive apt-get update -q
-          DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
+          DEBIAN_FRONTEND=noninteractive %(apt)s update -q
+          DEBIAN_FRONTEND=noninteractive %(apt)s install -y -q docker.io
           "$SYSTEMCTL" enable --now docker
         fi
-        """) if stack.box.install_docker else ""
+        """) % {"apt": APT_GET} if stack.box.install_docker else ""
     body = dedent("""\
         # DOCKER, SYSTEMCTL and WPFLEET_ETC may be redirected by tests; the defaults are the box's.
         DOCKER=${DOCKER:-docker}
