@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.images.stand_ins import docker
+from components.render.backup.programs import CLIENT_IN_CONTAINER
+from components.render.wordpress import db
+from tests.e2e.images.stand_ins import docker, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +79,23 @@ def test_mariadb_file_variants_aliases_auto_upgrade_and_refusals(site: dict[str,
     assert docker(site, "wait", "t-refused").stdout.strip() == "1"
     assert "mariadb stand-in: unsupported: MARIADB_REPLICATION_USER" in docker(site, "logs", "t-refused").stderr
     assert docker(site, "exec", "wpfleet-blog-db", "healthcheck.sh", "--galera_online").returncode == 1
+
+
+def test_db_user_command_rotates_the_password_through_root(site: dict[str, Any]) -> None:
+    """db-user-<site> (render/wordpress/db.py) runs `mariadb -uroot` inside the container."""
+    script = db.db_user_command(site["site"]).create
+    original = next(e.split("=", 1)[1] for e in site["graph"].get("blog-db").inputs["envs"]
+                    if e.startswith("MARIADB_PASSWORD="))
+    login = ('try { new mysqli("db", "wordpress", getenv("PW"), "wordpress"); echo "ok"; }'
+             ' catch (mysqli_sql_exception $e) { echo "refused"; }')
+    rotated = "Rotated0123456789abcdef"  # generated passwords are letters and digits
+    try:
+        done = sh(site, script, stdin=rotated + "\n")
+        assert done.returncode == 0 and "matches the stack's secret" in done.stdout, done.stderr
+        for password, expect in ((rotated, "ok"), (original, "refused")):
+            seen = docker(site, "exec", "-e", f"PW={password}", "wpfleet-blog-wp-0", "php", "-r", login)
+            assert seen.stdout == expect, (password, seen.stderr)
+    finally:  # back to the replicas' password (the mocks' has dashes, which db-user refuses)
+        back = docker(site, "exec", "-i", "wpfleet-blog-db", "sh", "-c", CLIENT_IN_CONTAINER,
+                      stdin=f"ALTER USER 'wordpress'@'%' IDENTIFIED BY '{original}';\n")
+        assert back.returncode == 0, back.stderr

@@ -50,12 +50,19 @@ def test_install_script_installs_through_wp_install_then_upgrades_nothing(site: 
 
 
 def test_cron_runner_runs_due_events_with_wordpress_code(site: dict[str, Any]) -> None:
+    # as the e2e scenario checks the box timer: an event scheduled now is gone after a run
+    done = wp(site, "cron", "event", "schedule", "wpfleet_probe", "now")
+    assert done.stdout.startswith("Success: Scheduled event with hook 'wpfleet_probe' for "), done.stderr
+    listed = wp(site, "cron", "event", "list", "--fields=hook").stdout.splitlines()
+    assert listed[0] == "hook" and "wpfleet_probe" in listed  # wp-cli's table, piped
     runner = site["root"] / tools.CRON_RUNNER.lstrip("/")
     done = subprocess.run([str(runner), "blog"], env=site["env"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert re.search(r"Success: Executed a total of \d+ cron events?\.", done.stdout)
     print(done.stdout)
+    assert "Executed the cron event 'wpfleet_probe'" in done.stdout
+    assert "wpfleet_probe" not in wp(site, "cron", "event", "list", "--fields=hook").stdout
     assert wp(site, "eval", 'echo wp_next_scheduled("wp_version_check") > time() ? "later" : "due";'
               ).stdout == "later"
 
@@ -84,7 +91,8 @@ def test_search_replace_rewrites_plain_and_serialized_values(site: dict[str, Any
 def test_anything_else_is_refused_loudly(site: dict[str, Any]) -> None:
     for argv in (["plugin", "install", "classic-editor"], ["db", "export", "-"], ["shell"],
                  ["search-replace", "a", "b", "--regex"], ["core", "install", "--url=x", "--bogus"],
-                 ["option", "get", "home", "--format=yaml"], ["user", "list"]):
+                 ["option", "get", "home", "--format=yaml"], ["user", "list", "--format=yaml"],
+                 ["cron", "event", "delete", "wp_version_check"]):
         done = wp(site, *argv)
         assert done.returncode == 2 and "wp stand-in: unsupported: " in done.stderr, (argv, done)
         assert "Success" not in done.stdout
@@ -115,6 +123,9 @@ def test_update_db_runs_wordpress_upgrade(site: dict[str, Any]) -> None:
 
 def test_user_and_post_commands_use_wordpress_functions(site: dict[str, Any]) -> None:
     admin = site["site"].admin_user
+    table = wp(site, "user", "list").stdout.splitlines()  # wp-cli's default table, piped
+    assert table[0] == "ID\tuser_login\tdisplay_name\tuser_email\tuser_registered\troles"
+    assert table[1].split("\t")[1] == admin and len(table) == 2
     users = json.loads(wp(site, "user", "list", "--format=json").stdout)
     assert [u["user_login"] for u in users] == [admin] and users[0]["roles"] == "administrator"
     assert wp(site, "user", "get", admin, "--field=ID").stdout == f"{users[0]['ID']}\n"
