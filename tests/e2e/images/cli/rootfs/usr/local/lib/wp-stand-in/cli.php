@@ -19,17 +19,19 @@ const COMMANDS = [
 		['url', 'title', 'admin_user', 'admin_email', 'admin_password', 'skip-email', 'prompt'], 0, 0],
 	'core update-db'      => ['core_update_db', 'wp', [], 0, 0],
 	'cron event run'      => ['cron_event_run', 'wp', ['due-now', 'all', 'exclude'], 0, 1000],
+	'cron event schedule' => ['cron_event_schedule', 'wp', [], 1, 3],
+	'cron event list'     => ['cron_event_list', 'wp', ['fields', 'field', 'format'], 0, 0],
 	'search-replace'      => ['search_replace', 'wp',
 		['all-tables', 'skip-columns', 'report-changed-only', 'dry-run', 'precise', 'format'], 2, 1000],
 	'option get'          => ['option_get', 'wp', ['format'], 1, 1],
 	'option update'       => ['option_update', 'wp', ['format'], 2, 2],
-	'user get'            => ['user_get', 'wp', ['field', 'format'], 1, 1],
-	'user list'           => ['user_list', 'wp', ['field', 'format', 'role'], 0, 0],
+	'user get'            => ['user_get', 'wp', ['field', 'fields', 'format'], 1, 1],
+	'user list'           => ['user_list', 'wp', ['field', 'fields', 'format', 'role'], 0, 0],
 	'user update'         => ['user_update', 'wp', ['user_pass', 'user_email', 'display_name', 'skip-email'], 1, 1],
 	'user check-password' => ['user_check_password', 'wp', [], 2, 2],
 	'post create'         => ['post_create', 'wp', ['post_title', 'post_content', 'post_status', 'post_type', 'porcelain'], 0, 0],
-	'post get'            => ['post_get', 'wp', ['field', 'format'], 1, 1],
-	'post list'           => ['post_list', 'wp', ['post_type', 'post_status', 'field', 'format'], 0, 0],
+	'post get'            => ['post_get', 'wp', ['field', 'fields', 'format'], 1, 1],
+	'post list'           => ['post_list', 'wp', ['post_type', 'post_status', 'field', 'fields', 'format'], 0, 0],
 	'post delete'         => ['post_delete', 'wp', ['force'], 1, 1000],
 	'eval'                => ['eval_php', 'wp', [], 1, 1],
 ];
@@ -170,20 +172,30 @@ function redirect_while_loading($location) {
 	return $location;
 }
 
-/** Output of lists/records: --field, --format=json|ids|count|csv; the default table is refused. */
-function output(array $items, array $assoc, string $what): void {
+/** A list as wp-cli prints it: --field (one value a line), --fields, --format=table (what
+ *  wp-cli prints when its output is piped: a header line, then tab-separated rows; on a
+ *  terminal wp-cli draws boxes instead), json, csv, ids, count. */
+function output(array $items, array $assoc, array $fields): void {
 	if (isset($assoc['field'])) {
 		foreach ($items as $item) {
-			if (!array_key_exists($assoc['field'], $item)) {
-				error("Invalid field: {$assoc['field']}.");
-			}
-			line((string) $item[$assoc['field']]);
+			line((string) pick($item, [(string) $assoc['field']])[$assoc['field']]);
 		}
 		return;
 	}
-	switch ($assoc['format'] ?? 'table') {
+	if (is_string($assoc['fields'] ?? null)) {
+		$fields = explode(',', $assoc['fields']);
+	}
+	$format = $assoc['format'] ?? 'table';
+	$rows = array_map(fn($item) => pick($item, $fields), $items);
+	switch ($format) {
+		case 'table':
+			line(implode("\t", $fields));
+			foreach ($rows as $row) {
+				line(implode("\t", array_map('strval', $row)));
+			}
+			return;
 		case 'json':
-			line(json_encode(array_values($items)));
+			line(json_encode(array_values($rows)));
 			return;
 		case 'ids':
 			line(implode(' ', array_column($items, 'ID')));
@@ -193,13 +205,42 @@ function output(array $items, array $assoc, string $what): void {
 			return;
 		case 'csv':
 			$out = fopen('php://output', 'w');
-			if ($items) {
-				fputcsv($out, array_keys(reset($items)));
-			}
-			foreach ($items as $item) {
-				fputcsv($out, $item);
+			fputcsv($out, $fields);
+			foreach ($rows as $row) {
+				fputcsv($out, $row);
 			}
 			return;
 	}
-	unsupported("$what as a table (pass --field=... or --format=json|csv|ids|count)");
+	unsupported("--format=$format");
+}
+
+/** One record: --field, --fields, --format=table ("Field<TAB>Value" lines, piped) or json. */
+function output_record(array $item, array $assoc, array $fields): void {
+	if (isset($assoc['field'])) {
+		line((string) pick($item, [(string) $assoc['field']])[$assoc['field']]);
+		return;
+	}
+	$row = pick($item, is_string($assoc['fields'] ?? null) ? explode(',', $assoc['fields']) : $fields);
+	$format = $assoc['format'] ?? 'table';
+	if ($format === 'json') {
+		line(json_encode($row));
+	} elseif ($format === 'table') {
+		line("Field\tValue");
+		foreach ($row as $key => $value) {
+			line("$key\t$value");
+		}
+	} else {
+		unsupported("--format=$format");
+	}
+}
+
+function pick(array $item, array $fields): array {
+	$row = [];
+	foreach ($fields as $field) {
+		if (!array_key_exists($field, $item)) {
+			error("Invalid field: $field.");
+		}
+		$row[$field] = $item[$field];
+	}
+	return $row;
 }

@@ -70,49 +70,6 @@ function core_update_db(): int {
 	return 0;
 }
 
-function cron_event_run(array $hooks, array $a): int {
-	if (!$hooks && empty($a['due-now']) && empty($a['all'])) {
-		error('Please specify one or more cron events, or use --due-now/--all.');
-	}
-	$due_now = !empty($a['due-now']);
-	$crons = $due_now ? wp_get_ready_cron_jobs() : _get_cron_array();
-	if (!$crons && !$due_now) {
-		error('You currently have no scheduled cron events.');
-	}
-	$exclude = is_string($a['exclude'] ?? null) ? explode(',', $a['exclude']) : [];
-	$events = [];
-	foreach ($crons as $time => $by_hook) {
-		foreach ($by_hook as $hook => $by_sig) {
-			foreach ($by_sig as $data) {
-				$events[] = (object) ['hook' => $hook, 'time' => $time, 'args' => $data['args'],
-					'schedule' => $data['schedule']];
-			}
-		}
-	}
-	$events = array_filter($events, fn($e) => !in_array($e->hook, $exclude, true));
-	foreach ($hooks as $hook) {
-		if (!in_array($hook, array_column($events, 'hook'), true)) {
-			error("Invalid cron event '$hook'");
-		}
-	}
-	$events = array_filter($events, fn($e) => ($due_now ? time() >= $e->time : true)
-		&& (!$hooks ? ($due_now || !empty($a['all'])) : in_array($e->hook, $hooks, true)));
-	$executed = 0;
-	foreach ($events as $event) {  // what wp-cli (and wp-cron.php) does per event
-		$start = microtime(true);
-		defined('DOING_CRON') || define('DOING_CRON', true);
-		if ($event->schedule !== false) {
-			wp_reschedule_event($event->time, $event->schedule, $event->hook, $event->args);
-		}
-		wp_unschedule_event($event->time, $event->hook, $event->args);
-		do_action_ref_array($event->hook, $event->args);
-		$executed++;
-		line(sprintf("Executed the cron event '%s' in %ss.", $event->hook, round(microtime(true) - $start, 3)));
-	}
-	success(sprintf($executed === 1 ? 'Executed a total of %d cron event.' : 'Executed a total of %d cron events.', $executed));
-	return 0;
-}
-
 function option_get(array $args, array $a): int {
 	$value = get_option($args[0]);
 	if ($value === false) {
@@ -154,4 +111,5 @@ function eval_php(array $args): int {
 }
 
 require __DIR__ . '/content.php';
+require __DIR__ . '/cron.php';
 require __DIR__ . '/search-replace.php';

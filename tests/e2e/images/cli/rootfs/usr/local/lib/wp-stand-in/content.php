@@ -6,6 +6,10 @@
 
 namespace WpStandin;
 
+// wp-cli's default columns
+const USER_FIELDS = ['ID', 'user_login', 'display_name', 'user_email', 'user_registered', 'roles'];
+const POST_LIST_FIELDS = ['ID', 'post_title', 'post_name', 'post_date', 'post_status'];
+
 /** A user by ID, login or e-mail, as wp-cli's UserFetcher. */
 function find_user(string $which): \WP_User {
 	$user = ctype_digit($which) ? get_user_by('id', (int) $which) : false;
@@ -23,7 +27,8 @@ function user_fields(\WP_User $u): array {
 }
 
 function user_get(array $args, array $a): int {
-	output([user_fields(find_user($args[0]))], $a, 'wp user get');
+	$user = user_fields(find_user($args[0]));
+	output_record($user, $a, array_keys($user));
 	return 0;
 }
 
@@ -32,7 +37,7 @@ function user_list(array $args, array $a): int {
 	if (is_string($a['role'] ?? null)) {
 		$query['role'] = $a['role'];
 	}
-	output(array_map(__NAMESPACE__ . '\\user_fields', get_users($query)), $a, 'wp user list');
+	output(array_map(__NAMESPACE__ . '\\user_fields', get_users($query)), $a, USER_FIELDS);
 	return 0;
 }
 
@@ -82,14 +87,14 @@ function post_get(array $args, array $a): int {
 	if (!$post) {
 		error("Could not find the post with ID {$args[0]}.");
 	}
-	output([post_fields($post)], $a, 'wp post get');
+	output_record(post_fields($post), $a, array_keys(post_fields($post)));
 	return 0;
 }
 
 function post_list(array $args, array $a): int {
 	$posts = get_posts(['post_type' => $a['post_type'] ?? 'post', 'post_status' => $a['post_status'] ?? 'any',
 		'posts_per_page' => -1, 'orderby' => 'date', 'order' => 'DESC']);
-	output(array_map(fn($p) => array_diff_key(post_fields($p), ['post_content' => 1]), $posts), $a, 'wp post list');
+	output(array_map(__NAMESPACE__ . '\\post_fields', $posts), $a, POST_LIST_FIELDS);
 	return 0;
 }
 

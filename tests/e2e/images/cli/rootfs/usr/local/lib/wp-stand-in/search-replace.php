@@ -6,7 +6,8 @@
  * and the row is written back by its primary key. Tables without a primary key are skipped.
  * Flags: --all-tables (every table of the database, else the site's prefixed tables),
  * --skip-columns=a,b, --dry-run, --report-changed-only, --precise (always), --format=count.
- * The report lists "table column rows" per column, tab-separated (not wp-cli's drawn table).
+ * The report is wp-cli's table as it prints it piped (tab-separated, a header line); Type is
+ * always PHP (wp-cli says SQL for the columns it rewrites with SQL REPLACE() when not --precise).
  */
 
 namespace WpStandin;
@@ -66,7 +67,7 @@ function search_replace(array $args, array $a): int {
 		$t = '`' . str_replace('`', '``', $table) . '`';
 		$keys = $wpdb->get_col("SHOW KEYS FROM $t WHERE Key_name = 'PRIMARY'", 4);
 		if (!$keys) {
-			$report[] = "$table\t\tskipped (no primary key)";
+			$report[] = "$table\t\tskipped\t";
 			continue;
 		}
 		foreach ($wpdb->get_col("DESCRIBE $t", 0) as $column) {
@@ -95,7 +96,7 @@ function search_replace(array $args, array $a): int {
 			}
 			$total += $changed;
 			if ($changed || empty($a['report-changed-only'])) {
-				$report[] = "$table\t$column\t$changed";
+				$report[] = "$table\t$column\t$changed\tPHP";
 			}
 		}
 	}
@@ -106,7 +107,7 @@ function search_replace(array $args, array $a): int {
 	if (!$dry) {
 		wp_cache_flush();  // options and posts read later in this process see the new values
 	}
-	line("Table\tColumn\tReplacements");
+	line("Table\tColumn\tReplacements\tType");  // wp-cli's table when piped
 	array_map(__NAMESPACE__ . '\\line', $report);
 	$noun = $total === 1 ? 'replacement' : 'replacements';
 	success($dry ? "$total $noun to be made." : "Made $total $noun.");

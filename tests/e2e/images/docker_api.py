@@ -1,20 +1,15 @@
-"""The stand-in images (tests/e2e/images) for tests: build, load, and replay containers as declared.
+"""A Docker daemon's Engine API over its unix socket, for the stand-in images' tests.
 
-`build_images()` runs images/build.sh (cached outside the checkout); `load_images()` runs
-images/load.sh against a daemon. `DockerApi` talks to a daemon's unix socket so that a
-container is created from the program's recorded inputs the way the Docker provider creates it
-(exec-form health check, stop timeout, memory, restart policy, binds, port bindings, networks
-with aliases) instead of through `docker run` flags that cannot express all of it.
+A container is created from the program's recorded inputs the way the Docker provider creates
+it (exec-form health check, stop timeout, memory, restart policy, binds, port bindings,
+networks with aliases), which `docker run` flags cannot all express.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
 import socket
-import subprocess
 import time
 import urllib.parse
 from pathlib import Path
@@ -22,36 +17,7 @@ from typing import Any
 
 from components import go_duration
 
-IMAGES = Path(__file__).resolve().parent / "images"
 API = "/v1.41"  # Docker 20.10 (Debian's docker.io)
-
-
-def missing_tools() -> str:
-    """'' when the images can be built here, else one line naming what to install."""
-    need = {"debootstrap": "debootstrap", "dockerd": "docker.io", "docker": "docker.io",
-            "dpkg": "dpkg", "chroot": "coreutils"}
-    absent = sorted({pkg for tool, pkg in need.items() if shutil.which(tool) is None})
-    return f"stand-in images need: apt-get install {' '.join(absent)}" if absent else ""
-
-
-def build_images(*tag_args: str, timeout: float = 3600) -> tuple[Path | None, str]:
-    """(the cache directory build.sh printed last, "") or (None, its line naming what is
-    missing: exit 3); builds the images when they are not cached."""
-    done = subprocess.run([str(IMAGES / "build.sh"), *tag_args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    last = (done.stdout.strip().splitlines() or [""])[-1]
-    if done.returncode == 3:
-        return None, last
-    assert done.returncode == 0, f"images/build.sh failed:\n{done.stderr[-3000:]}"
-    return Path(last), ""
-
-
-def load_images(cache_dir: Path, sock: Path) -> str:
-    done = subprocess.run([str(IMAGES / "load.sh"), str(cache_dir)], capture_output=True,
-                          text=True, timeout=600, check=False,
-                          env={**os.environ, "DOCKER_HOST": f"unix://{sock}"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 class _UnixConnection(http.client.HTTPConnection):
