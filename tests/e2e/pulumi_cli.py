@@ -82,7 +82,8 @@ class Project:
                               if args[0] not in ("stack", "version") else ["pulumi", *args],
                               cwd=self.dir, env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False, input=stdin)
-        self.log.append(f"$ pulumi {' '.join(args)}\n{done.stdout}\n{done.stderr}")
+        if "--show-secrets" not in args:  # what the secret checks scan: the rest must not leak
+            self.log.append(f"$ pulumi {' '.join(args)}\n{done.stdout}\n{done.stderr}")
         if check and done.returncode != 0:
             raise PulumiError(f"pulumi {' '.join(args)} exited {done.returncode}\n"
                               f"--- stdout ---\n{done.stdout[-12000:]}\n--- stderr ---\n{done.stderr[-4000:]}")

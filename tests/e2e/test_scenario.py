@@ -228,7 +228,7 @@ def test_only_80_443_and_2222_are_open(scenario: Scenario) -> None:
 
 
 def tcp_open(address: str, port: int) -> bool:
-    done = subprocess.run(["timeout", "8", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"],
+    done = subprocess.run(["timeout", "4", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"],
                           capture_output=True, timeout=15, check=False)
     return done.returncode == 0
 
