@@ -65,7 +65,7 @@ class BackendService(pulumi.ComponentResource):
             # the configured reference, not the pulled ID: a tag pulled again on the box never
             # replaces the container; a new reference in the config does (images.py)
             f"{name}-container", name=self.container_name, image=b.image,
-            restart="unless-stopped", envs=envs, memory=b.memory_mb, labels=labels(b),
+            restart="unless-stopped", must_run=False, envs=envs, memory=b.memory_mb, labels=labels(b),
             destroy_grace_seconds=10,  # SIGTERM first on replace/remove, not SIGKILL
             # = memory: Docker's 2x default refuses a later raise (-1 where swap is not limited)
             memory_swap=args.box.memory_swap(b.memory_mb),

@@ -125,8 +125,11 @@ class WordPressSite(pulumi.ComponentResource):
         replace = pulumi.ResourceOptions(delete_before_replace=True)
 
         db_name = f"wpfleet-{site.name}-db"
+        # must_run=False: the provider reads a stopped container's ports back as none, so with
+        # must_run=True a `docker stop` followed by a refresh would REPLACE the container at the
+        # next `up`; box-keeper starts stopped containers instead (render/box/keeper.py)
         self.db = docker.Container(
-            f"{name}-db", name=db_name, image=site.mariadb_image, restart="unless-stopped",
+            f"{name}-db", name=db_name, image=site.mariadb_image, restart="unless-stopped", must_run=False,
             envs=_env(db_password, root_password, mariadb_env),
             # only on the internal network: no published port, no egress. No network_mode: with
             # networks_advanced the provider detaches the default bridge before the first start,
@@ -166,7 +169,7 @@ class WordPressSite(pulumi.ComponentResource):
             after += [*args.after, *args.images]
             self.replicas.append(docker.Container(
                 f"{name}-wp-{i}", name=f"wpfleet-{site.name}-wp-{i}",
-                image=site.wordpress_image, restart="unless-stopped", envs=wp_env,
+                image=site.wordpress_image, restart="unless-stopped", must_run=False, envs=wp_env,
                 ports=[docker.ContainerPortArgs(internal=80, external=port, ip="127.0.0.1",
                                                 protocol="tcp")],
                 networks_advanced=[

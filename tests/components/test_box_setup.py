@@ -13,7 +13,7 @@ from tests.harness import BASE_CONFIG, SECRETS, Graph, Rec, run_stack
 
 REMOTE = "command:remote:Command"
 BOX_COMMANDS = ("box-docker-access", "box-preflight", "box-firewall", "box-ssh", "box-duckdns",
-                "box-boot")
+                "box-boot", "box-keeper")
 
 
 def full_config() -> dict[str, Any]:
@@ -47,7 +47,8 @@ def closure(g: Graph, rec: Rec) -> set[str]:
 
 def test_minimal_config_has_only_preflight_and_boot() -> None:
     g = run_stack(BASE_CONFIG)
-    assert sorted(box_commands(g)) == ["box-boot", "box-docker-access", "box-preflight"]
+    assert sorted(box_commands(g)) == ["box-boot", "box-docker-access", "box-keeper",
+                                       "box-preflight"]
 
 
 def test_full_config_has_every_box_command_under_box_setup(full: Graph) -> None:
@@ -68,7 +69,7 @@ def test_full_config_has_every_box_command_under_box_setup(full: Graph) -> None:
 def test_each_feature_adds_exactly_its_command(toggle: dict[str, Any], name: str) -> None:
     g = run_stack({**copy.deepcopy(BASE_CONFIG), **toggle})
     assert sorted(box_commands(g)) == sorted(["box-docker-access", "box-preflight", "box-boot",
-                                              name])
+                                              "box-keeper", name])
 
 
 def test_commands_run_in_order_preflight_first(full: Graph) -> None:

@@ -260,7 +260,7 @@ def test_every_wpfleet_timer_fires(scenario: Scenario) -> None:
                               "| awk '{print $NF}'").stdout.split())
     assert timers == {"wpfleet-duckdns.service", "wpfleet-cron-blog.service",
                       "wpfleet-cron-notes.service", "wpfleet-backup.service",
-                      "wpfleet-backup-check.service"}, timers
+                      "wpfleet-backup-check.service", "wpfleet-keeper.service"}, timers
     log = Path(scenario.box.env["WPFLEET_BOX_DUCKDNS_LOG"])
     before = log.read_text().count("\n") if log.exists() else 0
     fire(scenario, "wpfleet-duckdns")
@@ -316,6 +316,24 @@ def wait_ssh_on(scenario: Scenario, timeout: float) -> None:
     while scenario.ssh("true", check=False, timeout=15).returncode != 0:
         assert time.monotonic() < deadline, "ssh did not come back after the reboot"
         time.sleep(1)
+
+
+def test_a_stopped_container_is_started_not_replaced(scenario: Scenario) -> None:
+    """`docker stop` by an operator: a refresh sees it, the next `up` must not replace the
+    container (issue 20 item 7); box-keeper's timer starts it again."""
+    scenario.ssh("docker stop wpfleet-blog-wp-1")
+    created = scenario.ssh("docker inspect -f '{{.Created}}' wpfleet-blog-wp-1").stdout
+    scenario.project.refresh()
+    assert scenario.changes() == {}  # nothing to replace, nothing to update
+    # the keeper's own unit, with no grace period (a test cannot wait two minutes)
+    scenario.ssh("systemctl set-environment WPFLEET_KEEPER_GRACE=0 && "
+                 "systemctl start wpfleet-keeper.service; "
+                 "systemctl unset-environment WPFLEET_KEEPER_GRACE")
+    state = scenario.ssh("docker inspect -f '{{.State.Running}} {{.Created}}' wpfleet-blog-wp-1")
+    assert state.stdout.split()[0] == "true" and created.strip() in state.stdout
+    assert "<title>The blog" in scenario.wait_https("blog.test")
+    scenario.project.refresh()
+    scenario.project.preview("--expect-no-changes")
 
 
 # --- 6: day two ------------------------------------------------------------------------------------

@@ -250,7 +250,7 @@ class Box:
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "WPFLEET_FAKE": str(self.fake), "DOCKER": str(self.root / "bin/docker"),
                 "RESTIC": str(self.root / "bin/restic"), "WPFLEET_BACKUP_CONF": str(self.conf),
-                "WPFLEET_BACKUP_STATE": str(self.state),
+                "WPFLEET_BACKUP_STATE": str(self.state), "WPFLEET_HOLD_DIR": str(self.root / "hold"),
                 "RESTIC_CACHE_DIR": str(self.root / "cache"), **extra}
 
     def run(self, prog: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:

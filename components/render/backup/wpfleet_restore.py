@@ -99,8 +99,12 @@ def restore_program(backup: BackupConfig) -> str:
         work=$(mktemp -d "$voldir/.wpfleet-restore.XXXXXX")  # same filesystem as the volume
         chmod 0700 "$work"
         replicas=()
+        # the replicas this restore stops are held: box-keeper leaves them stopped meanwhile
+        HOLD=${WPFLEET_HOLD_DIR:-/run/wpfleet/hold}
         start_replicas() {
-          for c in "${replicas[@]}"; do "$DOCKER" start "$c" >/dev/null || true; done
+          for c in "${replicas[@]}"; do
+            "$DOCKER" start "$c" >/dev/null || true; rm -f "$HOLD/$c"
+          done
           replicas=()
         }
         cleanup() { rm -rf "$work"; start_replicas; }
@@ -125,8 +129,9 @@ def restore_program(backup: BackupConfig) -> str:
         i=0
         while "$DOCKER" inspect --type container "wpfleet-$target-wp-$i" >/dev/null 2>&1; do
           if [ "$("$DOCKER" inspect --format '{{.State.Running}}' "wpfleet-$target-wp-$i")" = true ]; then
-            "$DOCKER" stop "wpfleet-$target-wp-$i" >/dev/null
+            mkdir -p "$HOLD" && touch "$HOLD/wpfleet-$target-wp-$i"
             replicas+=("wpfleet-$target-wp-$i")
+            "$DOCKER" stop "wpfleet-$target-wp-$i" >/dev/null
           fi
           i=$((i + 1))
         done

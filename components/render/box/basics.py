@@ -12,6 +12,8 @@ from components.config import StackConfig
 from components.render.box.duckdns import duckdns
 from components.render.box.duckdns import files as duckdns_files
 from components.render.box.firewall import firewall
+from components.render.box.keeper import files as keeper_files
+from components.render.box.keeper import keeper
 from components.render.box.preflight import boot, docker_access, preflight
 from components.render.box.ssh import files as ssh_files
 from components.render.box.ssh import ssh
@@ -20,7 +22,7 @@ from components.render.command import BoxCommand
 
 def files(stack: StackConfig) -> dict[str, str]:
     """Files the box commands place on the box (the DuckDNS token is not one: it is secret)."""
-    return {**duckdns_files(stack), **ssh_files(stack)}
+    return {**duckdns_files(stack), **ssh_files(stack), **keeper_files(stack)}
 
 
 def commands(stack: StackConfig) -> list[BoxCommand]:
@@ -31,6 +33,7 @@ def commands(stack: StackConfig) -> list[BoxCommand]:
         ssh(stack),
         duckdns(stack),
         boot(stack),
+        keeper(stack),
     ]
     return [c for c in maybe if c is not None]
 

@@ -30,11 +30,14 @@ def stack(**overrides: object) -> StackConfig:
 
 def test_command_names_and_order() -> None:
     assert [c.name for c in box.commands(parse(FULL))] == [
-        "box-docker-access", "box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot"]
+        "box-docker-access", "box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot",
+        "box-keeper"]
     minimal = parse({"box": {"host": "box.example.org", "hostKey": HOST_KEY}})
     assert [c.name for c in box.commands(minimal)] == [
-        "box-docker-access", "box-preflight", "box-boot"]
-    assert box.files(minimal) == {}
+        "box-docker-access", "box-preflight", "box-boot", "box-keeper"]
+    assert set(box.files(minimal)) == {"/usr/local/lib/wpfleet/keeper",
+                                       "/etc/systemd/system/wpfleet-keeper.service",
+                                       "/etc/systemd/system/wpfleet-keeper.timer"}
 
 
 def test_every_script_is_strict_bash_and_parses() -> None:
@@ -119,7 +122,8 @@ def test_render_cli_writes_box_commands(tmp_path: Path) -> None:
     names = sorted(p.name for p in written if p.parent.name == "commands")
     assert names == sorted([
         "box-docker-access.sh", "box-preflight.sh", "box-firewall.sh", "box-firewall.delete.sh", "box-ssh.sh",
-        "box-ssh.delete.sh", "box-duckdns.sh", "box-duckdns.delete.sh", "box-boot.sh"])
+        "box-ssh.delete.sh", "box-duckdns.sh", "box-duckdns.delete.sh", "box-boot.sh",
+        "box-keeper.sh", "box-keeper.delete.sh"])
     assert (tmp_path / UPDATER.lstrip("/")).exists()
     assert (tmp_path / DROP_IN.lstrip("/")).exists()
 

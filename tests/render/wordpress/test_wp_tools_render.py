@@ -97,7 +97,7 @@ def test_cron_runs_due_events_once_per_site_not_per_replica(fake: dict[str, Any]
     assert "OnCalendar=*:0/2\n" in timer
     assert f"ExecStart={wp_tools.CRON_RUNNER} blog\n" in service
     # the whole box: one timer per site with cron, none for cronMinutes: 0, none per replica
-    timers = [p for p in plan(s).files if p.endswith(".timer")]
+    timers = [p for p in plan(s).files if p.endswith(".timer") and "wpfleet-cron" in p]
     assert timers == ["/etc/systemd/system/wpfleet-cron-blog.timer"]
     out = bash(wp_tools.cron_runner(), fake["env"], "blog")
     assert out.returncode == 0, out.stderr
