@@ -411,6 +411,35 @@ def test_rotating_the_database_password(scenario: Scenario) -> None:
     scenario.project.preview("--expect-no-changes")
 
 
+def test_rotating_the_ssh_key(scenario: Scenario, tmp_path: Path) -> None:
+    """docs/operations.md: authorise the new key, set it, `up`, then drop the old key; after
+    that, refresh and every delete use the new one (the state holds it)."""
+    key = tmp_path / "id_new"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wpfleet-new",
+                    "-f", str(key)], check=True, timeout=60)
+    scenario.ssh("cat >> /root/.ssh/authorized_keys", input=key.with_suffix(".pub").read_text())
+    old = scenario.secrets["wpfleet:sshPrivateKey"]
+    scenario.project.set_secret("wpfleet:sshPrivateKey", key.read_text())
+    scenario.secrets["wpfleet:sshPrivateKey (old)"] = old
+    scenario.secrets["wpfleet:sshPrivateKey"] = key.read_text()
+    ops = scenario.changes()
+    assert set(ops) <= {"update"}, ops  # connections change in place: nothing is replaced
+    assert "box-firewall" in ops["update"] and "apache-conf-blog" in ops["update"]
+    scenario.project.up()
+    # only the new key is authorised now: the old one is refused
+    scenario.ssh("grep ' wpfleet-new$' /root/.ssh/authorized_keys > /root/.ssh/keys.new && "
+                 "mv /root/.ssh/keys.new /root/.ssh/authorized_keys")
+    old_file, scenario.box.key_file = scenario.box.key_file, str(key)
+    refused = subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o",
+                              "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o",
+                              "UserKnownHostsFile=/dev/null", "-i", old_file, "-p", "2222",
+                              f"root@{scenario.box.address}", "true"],
+                             capture_output=True, timeout=30, check=False)
+    assert refused.returncode != 0
+    scenario.project.refresh("--expect-no-changes")
+    scenario.project.preview("--expect-no-changes")
+
+
 # --- secrets, then 7: destroy ------------------------------------------------------------------------
 
 def assert_no_secret_printed(scenario: Scenario) -> None:
