@@ -85,13 +85,41 @@ def docker_access(stack: StackConfig) -> BoxCommand:
           [ -s "$stamp_file" ] || date +%%s >"$stamp_file"
           stamp=$(tr -cd '0-9' <"$stamp_file")
         fi
+        %(limits)s
         # read by Box: the Docker provider's ssh ControlPath changes with the group membership
         echo "docker-access-stamp=$stamp"
         # read by Box: without swap accounting Docker stores MemorySwap=-1 whatever it is sent
         swap_limit=$("$DOCKER" info --format '{{.SwapLimit}}' 2>/dev/null || true)
         echo "docker-swap-limit=${swap_limit:-unknown}"
-        """) % {"install": install, "docker_user": _docker_user(stack)}
+        """) % {"install": install, "docker_user": _docker_user(stack),
+                "limits": "" if stack.box.local else SSH_LIMITS}
     return BoxCommand(name="box-docker-access", create=script(body), update=script(body))
+
+
+# pulumi-command opens one SSH connection per command resource, and after the preflight dozens
+# become ready at once (10 sites: 60+); a stock sshd's `MaxStartups 10:30:100` drops 30% of the
+# unauthenticated connections past 10, and the command fails after its dial retries. Raised in
+# the first command of every `up`, before that burst; hardenSsh's drop-in (00-wpfleet.conf, read
+# first) sets its own, also raised, limits. Best effort: a box whose sshd refuses it keeps its
+# config (the drop-in is removed again) and the run goes on.
+SSH_LIMITS_DROP_IN = "/etc/ssh/sshd_config.d/01-wpfleet-connections.conf"
+SSH_LIMITS_CONF = ("# wpfleet: pulumi-command opens one SSH connection per command, many at once",
+                   "MaxStartups 100:30:200", "MaxSessions 50")
+SSH_LIMITS = dedent(f"""\
+    LIMITS=${{SSHD_LIMITS_DROP_IN:-{SSH_LIMITS_DROP_IN}}}
+    SSHD=${{SSHD:-/usr/sbin/sshd}}
+    SSHD_CONFIG=${{SSHD_CONFIG:-/etc/ssh/sshd_config}}
+    want=$(printf '%s\\n' {" ".join(shlex.quote(line) for line in SSH_LIMITS_CONF)})
+    if [ -d "$(dirname "$LIMITS")" ] && [ "$(cat "$LIMITS" 2>/dev/null)" != "$want" ]; then
+      printf '%s\\n' "$want" > "$LIMITS.tmp" && mv -f "$LIMITS.tmp" "$LIMITS"
+      if "$SSHD" -t -f "$SSHD_CONFIG" >/dev/null 2>&1; then
+        # a socket-activated sshd not started yet reads it when it starts
+        "$SYSTEMCTL" reload ssh 2>/dev/null || "$SYSTEMCTL" reload sshd 2>/dev/null || true
+        echo "box-docker-access: raised sshd's MaxStartups/MaxSessions ($LIMITS)"
+      else
+        rm -f "$LIMITS"; echo "box-docker-access: sshd refused $LIMITS; left as it was" >&2
+      fi
+    fi""")
 
 
 def preflight(stack: StackConfig) -> BoxCommand:
