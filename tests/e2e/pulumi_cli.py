@@ -53,14 +53,14 @@ class PulumiError(AssertionError):
 class Project:
     """A copy of the program in DIR with one stack; every method runs the real `pulumi`."""
 
-    def __init__(self, directory: Path, env: dict[str, str], stack: str = "e2e") -> None:
+    def __init__(self, directory: Path, env: dict[str, str], stack: str) -> None:
         self.dir = directory
         self.env = env
         self.stack = stack
         self.log: list[str] = []  # every command's output, for the secret checks
 
     @classmethod
-    def copy_of_program(cls, directory: Path, env: dict[str, str], stack: str = "e2e") -> Project:
+    def copy_of_program(cls, directory: Path, env: dict[str, str], stack: str) -> Project:
         directory.mkdir(parents=True, exist_ok=True)
         for name in PROGRAM_FILES:
             src = ROOT / name

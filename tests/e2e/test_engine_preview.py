@@ -32,7 +32,7 @@ def mock_plan(stack_file: Path, out: Path) -> list[dict[str, Any]]:
 
 
 def test_preview_of_the_example_stack(pulumi_env: dict[str, str], tmp_path: Path) -> None:
-    project = Project.copy_of_program(tmp_path / "project", pulumi_env)
+    project = Project.copy_of_program(tmp_path / "project", pulumi_env, stack="preview")
     project.init(yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"])
     key = new_key(tmp_path)
     token = f"e2e-duckdns-{secrets.token_hex(12)}"
@@ -45,7 +45,7 @@ def test_preview_of_the_example_stack(pulumi_env: dict[str, str], tmp_path: Path
     assert set(ops) == {"create"}, ops
     real = {s["urn"].rsplit("::", 1)[-1]: s["newState"] for s in preview["steps"]}
     plan = mock_plan(project.stack_file, tmp_path / "render")
-    assert {(r["type"], r["name"]) for r in plan} | {("pulumi:pulumi:Stack", "wpfleet-e2e")} \
+    assert {(r["type"], r["name"]) for r in plan} | {("pulumi:pulumi:Stack", "wpfleet-preview")} \
         == {(s["type"], name) for name, s in real.items()}
     assert len(real) > 50  # the example: 2 sites, a backend, 3 certificates, the box basics
     differences = [d for r in plan for d in

@@ -144,7 +144,8 @@ def scenario(box_manager: BoxManager, pulumi_env: dict[str, str],
              tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     box_manager.stop()  # a fresh box: the box's own tests may have installed Apache on it
     box = box_manager.ensure()
-    project = Project.copy_of_program(tmp_path_factory.mktemp("scenario") / "project", pulumi_env)
+    project = Project.copy_of_program(tmp_path_factory.mktemp("scenario") / "project", pulumi_env,
+                                      stack="scenario")
     s = Scenario(box, project)
     project.init(config_for(box, port=22, new_port=2222))
     s.secrets = {"wpfleet:sshPrivateKey": Path(box.key_file).read_text(),
