@@ -79,7 +79,7 @@ def common(backup: BackupConfig, prog: str) -> str:
         open_repo() {
           local err
           if err=$("$RESTIC" --no-lock cat config 2>&1 >/dev/null); then return 0; fi
-          case "$err" in
+          %(sftp_probe)scase "$err" in
             *"wrong password"*)
               echo "$PROG: cannot open the restic repository $REPO_LABEL: wrong password" \\
                 "(wpfleet:%(password_key)s does not match the repository's key)" >&2 ;;
@@ -113,6 +113,7 @@ def common(backup: BackupConfig, prog: str) -> str:
                 else "RESTIC=${RESTIC:-restic}",
                 "sftp_cases": indent(sftp.open_repo_cases(backup.sftp), "    ")
                 if backup.sftp else "",
+                "sftp_probe": sftp.OPEN_REPO_PROBE if backup.sftp else "",
                 "repo": shlex.quote(backup.repository or ""),
                 "repo_label": shlex.quote(backup.repository or "(wpfleet:backupEnv)")}
 

@@ -44,9 +44,16 @@ def ssh_command(target: SftpTarget, key: str, known: str) -> str:
             f"-p {target.port} {dest} -s sftp")
 
 
+# `wpfleet-restic --ssh-check`: ssh's own words on connecting. restic may exit before it relays
+# what ssh said ("unable to start the sftp session" only), so open_repo asks ssh itself.
+SSH_CHECK = "--ssh-check"
+OPEN_REPO_PROBE = ('[[ $err != *"unable to start the sftp session"* ]] '
+                   "|| err+=$'\\n'$(\"$RESTIC\" " + SSH_CHECK + " 2>&1)\n  ")
+
+
 def wrapper(target: SftpTarget, repository: str) -> str:
     """/usr/local/sbin/wpfleet-restic: restic for this box's SFTP repository, by hand too."""
-    command = ssh_command(target, "$SSH_KEY", f"$CONF_DIR/{KNOWN_HOSTS}")
+    command = ssh_command(target, '"$SSH_KEY"', f'"$CONF_DIR"/{KNOWN_HOSTS}')
     return dedent(f"""\
         #!/bin/bash
         set -euo pipefail
@@ -65,7 +72,11 @@ def wrapper(target: SftpTarget, repository: str) -> str:
         export RESTIC_REPOSITORY=${{RESTIC_REPOSITORY:-{shlex.quote(repository)}}}
         export RESTIC_PASSWORD_FILE=${{RESTIC_PASSWORD_FILE:-$CONF_DIR/restic.password}}
         export RESTIC_CACHE_DIR=${{RESTIC_CACHE_DIR:-/var/cache/wpfleet/restic}}
-        exec "${{WPFLEET_RESTIC_BIN:-restic}}" -o "sftp.command={command}" "$@"
+        SSH=({command})
+        if [ "${{1:-}}" = {SSH_CHECK} ]; then  # what ssh says (open_repo's diagnosis)
+          "${{SSH[@]}}" </dev/null >/dev/null && echo "wpfleet-restic: ssh connects"; exit
+        fi
+        exec "${{WPFLEET_RESTIC_BIN:-restic}}" -o "sftp.command=${{SSH[*]}}" "$@"
         """)
 
 
@@ -85,7 +96,7 @@ def open_repo_cases(target: SftpTarget) -> str:
     dest = f"{target.user}@{target.host}" if target.user else target.host
     scan = f"ssh-keyscan -p {target.port} -t {target.host_key.split(' ', 1)[0]} {target.host}"
     return dedent(f"""\
-        *"Permission denied"*)
+        *"Permission denied (publickey"*)
           echo "$PROG: the SFTP target {dest} (port {target.port}) refused this box's key" \\
             "$SSH_KEY: authorise it there (docs/backups.md), then run pulumi up again; the" \\
             "public key: $(cat "$SSH_KEY.pub" 2>/dev/null || echo "missing: run pulumi up")" >&2 ;;
@@ -110,6 +121,7 @@ def install_key() -> str:
         """)
 
 
-__all__ = ["HOST_KEY_ALIAS", "KNOWN_HOSTS", "PUBLIC_KEY_LINE", "SSH_KEY", "WRAPPER_BIN",
+__all__ = ["HOST_KEY_ALIAS", "KNOWN_HOSTS", "OPEN_REPO_PROBE", "PUBLIC_KEY_LINE", "SSH_CHECK",
+           "SSH_KEY", "WRAPPER_BIN",
            "install_key", "known_hosts", "open_repo_cases", "program_setup", "ssh_command",
            "wrapper"]

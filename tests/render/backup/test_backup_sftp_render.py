@@ -38,12 +38,12 @@ def test_every_script_and_program_is_valid_bash() -> None:
 
 def test_the_wrapper_runs_restic_with_the_box_key_and_the_pinned_host_key_only() -> None:
     wrapper = sftp.wrapper(PINNED.sftp, REPO)  # type: ignore[arg-type]
-    assert ('exec "${WPFLEET_RESTIC_BIN:-restic}" -o "sftp.command=ssh -F /dev/null -i $SSH_KEY '
-            "-o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes "
-            "-o UserKnownHostsFile=$CONF_DIR/known_hosts -o GlobalKnownHostsFile=/dev/null "
-            "-o HostKeyAlias=wpfleet-backup-target -o HostKeyAlgorithms=ssh-ed25519 "
-            "-o ConnectTimeout=30 -o ServerAliveInterval=60 -p 2222 backup@nas.example.org "
-            '-s sftp" "$@"') in wrapper
+    assert ('SSH=(ssh -F /dev/null -i "$SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes '
+            '-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$CONF_DIR"/known_hosts '
+            "-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=wpfleet-backup-target "
+            "-o HostKeyAlgorithms=ssh-ed25519 -o ConnectTimeout=30 -o ServerAliveInterval=60 "
+            "-p 2222 backup@nas.example.org -s sftp)\n") in wrapper
+    assert wrapper.endswith('exec "${WPFLEET_RESTIC_BIN:-restic}" -o "sftp.command=${SSH[*]}" "$@"\n')
     assert f"SSH_KEY=${{WPFLEET_BACKUP_SSH_KEY:-{sftp.SSH_KEY}}}" in wrapper
     assert sftp.known_hosts(PINNED.sftp) == f"wpfleet-backup-target {TARGET_KEY}\n"  # type: ignore[arg-type]
 
