@@ -75,6 +75,7 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     if p:
         raise ConfigError(p.items)
     placed = {key: _place(p, raw, key, list(boxes)) for key in _ENTRY_KEYS}
+    p.items += fleet_backup.env_repository(raw, boxes)
     views: list[tuple[str, StackConfig]] = []
     for name, settings in boxes.items():
         p.items += fleet_backup.box_problems(name, settings)

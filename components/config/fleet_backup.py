@@ -18,6 +18,7 @@ import pulumi
 
 from components.config.checks import show
 from components.config.model import (
+    BACKUP_ENV_KEY,
     NAMESPACE,
     RESTIC_PASSWORD_KEY,
     RESTIC_PASSWORDS_KEY,
@@ -56,6 +57,19 @@ def box_problems(name: str, settings: dict[str, Any]) -> list[str]:
         return [f"{k}: enabled: false turns backups off on box {name}, so {', '.join(others)} "
                 "would do nothing; remove them (or enabled)"]
     return []
+
+
+def env_repository(raw: dict[str, Any], boxes: dict[str, Any]) -> list[str]:
+    """A box's own `repository` beside the stack-wide secret `backupEnv.RESTIC_REPOSITORY`: the
+    programs read that env file after the repository, so the box's setting would be ignored."""
+    env = raw.get(BACKUP_ENV_KEY)
+    if not isinstance(env, dict) or _is_cipher(env) or "RESTIC_REPOSITORY" not in env:
+        return []
+    return [f"{NS}:boxes.{name}.{BACKUP_KEY}.repository: {show(own['repository'])} would be "
+            f"ignored: the secret {NS}:{BACKUP_ENV_KEY}.RESTIC_REPOSITORY (stack-wide, read by "
+            "every box) sets the repository; remove one of them"
+            for name, settings in boxes.items()
+            if isinstance(own := settings.get(BACKUP_KEY), dict) and "repository" in own]
 
 
 def relabel(problem: str, name: str, settings: dict[str, Any]) -> str:
@@ -135,5 +149,5 @@ def passwords(fleet: FleetConfig, raw: dict[str, Any], shared: Secrets,
     return {name: pw for name, pw in found.items() if pw is not None}
 
 
-__all__ = ["box_backup", "box_problems", "missing_passwords", "own_password", "password_names",
+__all__ = ["box_backup", "box_problems", "env_repository", "missing_passwords", "own_password", "password_names",
            "passwords", "relabel", "with_password_keys"]

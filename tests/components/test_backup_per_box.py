@@ -11,6 +11,7 @@ import pytest
 
 from components.backup import public_key
 from components.render.backup.sftp import PUBLIC_KEY_LINE
+from tests.components.legacy_graph import snapshot
 from tests.fleet_configs import fleet_config, fleet_secrets
 from tests.harness import BASE_CONFIG, SECRETS, FakeCloud, Graph, run_stack
 
@@ -145,3 +146,20 @@ def test_public_key_is_read_from_the_install_s_last_key_line() -> None:
     assert public_key(None) is None
     # never a private key or anything else after the line's prefix
     assert public_key(f"backup-install: {PUBLIC_KEY_LINE}-----BEGIN OPENSSH PRIVATE KEY-----") is None
+
+
+def test_a_box_stack_with_backups_moved_to_boxes_default_keeps_every_resource() -> None:
+    single = copy.deepcopy(BASE_CONFIG)
+    single["backup"] = {"repository": "/srv/restic", "keepDaily": 14}
+    secrets = {**SECRETS, "resticPassword": SHARED_PW}
+    before = snapshot(run_stack(single, secrets))
+    # the same box as boxes.default with its own backup block, no stack-wide one
+    fleet = {k: v for k, v in copy.deepcopy(single).items() if k not in ("box", "backup")}
+    fleet["boxes"] = {"default": {**single["box"], "backup": single["backup"]}}
+    assert snapshot(run_stack(fleet, secrets)) == before
+    # with its own password under resticPasswords.default: the install's messages name that key
+    own = snapshot(run_stack(fleet, {**SECRETS, "resticPasswords": json.dumps({"default": SHARED_PW})}))
+    changed = [new for new, old in zip(own, before, strict=True) if new != old]
+    assert [c["path"].rsplit("::", 1)[1] for c in changed] == ["backup-install"]
+    assert "wpfleet:resticPasswords.default" in changed[0]["inputs"]["create"]
+    assert changed[0]["inputs"]["stdin"] == f"{SHARED_PW}\n"

@@ -174,3 +174,14 @@ def test_sftp_host_key_mistakes_are_refused_with_key_and_value(block: dict[str, 
     expected = expected.replace("wpfleet:backup.", "wpfleet:boxes.web2.backup.")
     assert any(p.startswith(f"wpfleet:boxes.web2.backup.{key}: ") and expected in p
                for p in found), found
+
+
+def test_a_box_s_own_repository_beside_the_shared_secret_repository_is_refused() -> None:
+    cfg = {**fleet_with(SHARED, web2={"repository": "/srv/restic-web2"}),
+           "backupEnv": {"RESTIC_REPOSITORY": {"secure": "AAAB"}}}
+    assert "wpfleet:boxes.web2.backup.repository: '/srv/restic-web2' would be ignored: the " \
+           "secret wpfleet:backupEnv.RESTIC_REPOSITORY (stack-wide, read by every box) sets the " \
+           "repository; remove one of them" in problems(cfg)
+    # the stack-wide repository beside it: as before (the secret wins), not refused
+    del cfg["boxes"]["web2"]["backup"]
+    assert config_fleet.parse(cfg).box("web2").backup is not None
