@@ -15,6 +15,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import SftpTarget
+from components.render.constants import APT_GET
 
 CONF_DIR = "/etc/wpfleet/backup"  # programs.CONF_DIR
 WRAPPER_BIN = "/usr/local/sbin/wpfleet-restic"
@@ -110,6 +111,12 @@ def open_repo_cases(target: SftpTarget) -> str:
 def install_key() -> str:
     """backup-install's part: the box's key, made once if missing (it never leaves the box)."""
     return dedent(f"""\
+        if ! command -v ssh-keygen >/dev/null || ! command -v ssh >/dev/null; then
+          DEBIAN_FRONTEND=noninteractive {APT_GET} install -y -q openssh-client \\
+            || {{ DEBIAN_FRONTEND=noninteractive {APT_GET} update -q \\
+                  && DEBIAN_FRONTEND=noninteractive {APT_GET} install -y -q openssh-client; }}
+          echo "$PROG: installed openssh-client (restic reaches the SFTP target with ssh)"; changed=1
+        fi
         SSH_KEY=${{WPFLEET_BACKUP_SSH_KEY:-{SSH_KEY}}}
         if [ ! -s "$SSH_KEY" ]; then
           mkdir -p -m 0700 "${{SSH_KEY%/*}}"

@@ -51,6 +51,7 @@ def test_the_wrapper_runs_restic_with_the_box_key_and_the_pinned_host_key_only()
 def test_the_install_makes_the_key_on_the_box_and_prints_only_its_public_half() -> None:
     create = install(PINNED).create
     assert "ssh-keygen -q -t ed25519 -N ''" in create
+    assert "install -y -q openssh-client" in create  # a box without ssh gets it first
     assert '[ ! -s "$SSH_KEY" ]' in create  # made once, kept afterwards
     # the last line: the public key, read by components/backup.py for the stack output
     assert create.rstrip("\n").splitlines()[-1] == \
