@@ -29,7 +29,8 @@ gc.set_threshold(100_000, 50, 1000)
 fleet, secrets = config_fleet.load()  # raises ConfigError (shown without traceback) first
 
 
-def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | None) -> dict:
+def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | None,
+               restic_password: pulumi.Output[str] | None) -> dict:
     """One box: its connection, basics, images, sites, backends, Apache and certificates.
 
     On a box other than `default`, the box-wide components, every command (Box.run) and every
@@ -72,9 +73,10 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
                 backend=backend, box=box, image=images.images[backend.image],
                 secret_env=secrets.shared.backend_secrets, after=[setup.preflight]))
 
-    if stack.backup is not None and secrets.shared.restic_password is not None:
-        Backup(f"{pre}backup", BackupArgs(
-            stack=stack, box=box, restic_password=secrets.shared.restic_password,
+    backup = None  # the box's own backup settings and password (wpfleet:boxes.NAME.backup)
+    if stack.backup is not None and restic_password is not None:
+        backup = Backup(f"{pre}backup", BackupArgs(
+            stack=stack, box=box, restic_password=restic_password,
             backup_env=secrets.shared.backup_env, after=[setup.preflight]))
 
     apache = ApacheBalancer(f"{pre}apache", ApacheBalancerArgs(
@@ -98,10 +100,12 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
                      for b in stack.backends},
         "adminPasswords": {name: i.admin_password for name, i in installs.items()},
         "adminUsers": {s.name: s.admin_user for s in stack.sites},
+        "backupSshKey": backup.public_key if backup is not None else None,
     }
 
 
-deployed = {name: deploy_box(name, stack, secrets.ssh_keys[name]) for name, stack in fleet.boxes}
+deployed = {name: deploy_box(name, stack, secrets.ssh_keys[name], secrets.restic_passwords.get(name))
+            for name, stack in fleet.boxes}
 if fleet.legacy:  # a wpfleet:box stack: today's outputs
     only = deployed[DEFAULT_BOX]
     pulumi.export("dockerHost", only["dockerHost"])
@@ -110,11 +114,16 @@ if fleet.legacy:  # a wpfleet:box stack: today's outputs
     pulumi.export("images", only["images"])
 else:  # grouped by box: `pulumi stack output boxes`
     pulumi.export("boxes", {name: {k: v for k, v in d.items()
-                                   if k not in ("adminPasswords", "adminUsers")}
+                                   if k not in ("adminPasswords", "adminUsers", "backupSshKey")}
                             for name, d in deployed.items()})
 # each site's first administrator: `pulumi stack output adminUsers` (its login, sites[].adminUser)
 # and `pulumi stack output adminPasswords --show-secrets`
 pulumi.export("adminUsers", {name: user for d in deployed.values()
                              for name, user in d["adminUsers"].items()})
+# the public key each box generated for its SFTP backup target, to authorise there
+# (docs/backups.md): `pulumi stack output backupSshKeys`; only when a box uses backup.sftpHostKey
+ssh_keys = {name: d["backupSshKey"] for name, d in deployed.items() if d["backupSshKey"] is not None}
+if ssh_keys:
+    pulumi.export("backupSshKeys", ssh_keys)
 pulumi.export("adminPasswords", pulumi.Output.secret(
     {name: pw for d in deployed.values() for name, pw in d["adminPasswords"].items()}))

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from components.config.checks import Problems, take, unknown_keys
-from components.config.model import BACKUP_ENV_KEY, BackupConfig
+from components.config.checks import (
+    HOST_KEY_RE,
+    Problems,
+    is_ip,
+    keyscan_hint,
+    normalise_host_key,
+    take,
+    unknown_keys,
+)
+from components.config.model import BACKUP_ENV_KEY, BackupConfig, SftpTarget
 
 NS = "wpfleet"
 # restic's backends: a local path on the box, or one of these URL schemes
@@ -19,19 +28,27 @@ URL_PASSWORD_RE = re.compile(r"//[^/@:]+:[^/@]+@")
 # re-checks the value with `systemd-analyze calendar` before enabling the timer
 CALENDAR_RE = re.compile(r"^[A-Za-z0-9*:,./~][A-Za-z0-9*:,./~ -]{0,99}$")
 READ_DATA_SUBSET_RE = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})?%|\d{1,4}/\d{1,4}|\d{1,6}[KMGT])$")
+# the parts of an sftp: repository that reach the ssh command wpfleet gives restic
+SFTP_USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+SFTP_HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+KEYS = {"enabled", "repository", "schedule", "keepDaily", "keepWeekly", "keepMonthly",
+        "checkSchedule", "checkReadDataSubset", "sftpHostKey"}
 
 
 def parse(p: Problems, raw: Any) -> BackupConfig | None:
+    """The backup settings, or None when they are invalid or turned off (`enabled: false`)."""
     k = f"{NS}:backup"
     if not isinstance(raw, dict):
         p.add(k, raw, "must be a mapping with at least repository (see docs/backups.md)")
         return None
-    unknown_keys(p, k, raw, {"repository", "schedule", "keepDaily", "keepWeekly", "keepMonthly",
-                             "checkSchedule", "checkReadDataSubset"})
+    unknown_keys(p, k, raw, KEYS)
     before = len(p.items)
+    enabled = take(p, k, raw, "enabled", bool, True)
     repo = take(p, k, raw, "repository", str)
     if repo is not None:
         _check_repository(p, f"{k}.repository", repo)
+    host_key = take(p, k, raw, "sftpHostKey", str)
+    sftp = _sftp(p, k, repo, normalise_host_key(host_key)) if host_key is not None else None
     schedules = {f: take(p, k, raw, f, str, default)
                  for f, default in (("schedule", "daily"), ("checkSchedule", "weekly"))}
     for f, value in schedules.items():
@@ -50,13 +67,67 @@ def parse(p: Problems, raw: Any) -> BackupConfig | None:
     if subset is not None and not READ_DATA_SUBSET_RE.match(subset):
         p.add(f"{k}.checkReadDataSubset", subset, "must be a percentage (\"5%\"), a fraction "
               "(\"1/10\") or a size (\"500M\") as restic check --read-data-subset takes")
-    if len(p.items) > before:
+    if len(p.items) > before or not enabled:
         return None
     return BackupConfig(repository=repo, schedule=schedules["schedule"],
                         keep_daily=keep["keepDaily"], keep_weekly=keep["keepWeekly"],
                         keep_monthly=keep["keepMonthly"],
                         check_schedule=schedules["checkSchedule"],
-                        check_read_data_subset=subset)
+                        check_read_data_subset=subset, sftp=sftp)
+
+
+def _sftp(p: Problems, k: str, repo: str | None, host_key: str) -> SftpTarget | None:
+    """backup.sftpHostKey: the target of an `sftp:` repository, as restic reads its URL."""
+    key = f"{k}.sftpHostKey"
+    if repo is None or not repo.startswith("sftp:"):
+        p.add(key, host_key, f"pins the host key of an sftp: repository, but {k}.repository is "
+              f"{'not set' if repo is None else repr(repo)}; set repository to the sftp: URL "
+              "(sftp:USER@HOST:/PATH), or remove sftpHostKey")
+        return None
+    target = _sftp_target(repo)
+    if target is None:
+        p.add(f"{k}.repository", repo, "is not an sftp: URL wpfleet can connect to: use "
+              "sftp:USER@HOST:/PATH or sftp://USER@HOST:PORT//PATH (user: letters, digits, "
+              ". _ -; host: a name or an IPv4 address)")
+        return None
+    user, host, port = target
+    hint = keyscan_hint(host, port)
+    if host_key.startswith("ssh-rsa "):
+        p.add(key, host_key, f"is an ssh-rsa key; pin the target's ed25519 key: `{hint}`")
+    elif len([ln for ln in host_key.splitlines() if ln.strip()]) > 1:
+        p.add(key, host_key, "holds several lines (ssh-keyscan prints one per key type); keep "
+              f"only the ssh-ed25519 one, or paste the output of `{hint}`")
+    elif not HOST_KEY_RE.match(host_key):
+        p.add(key, host_key, "must be one public host key \"TYPE BASE64\" (e.g. \"ssh-ed25519 "
+              f"AAAAC3...\"), nothing else on the line; paste the output of `{hint}`")
+    else:
+        return SftpTarget(host=host, port=port, user=user, host_key=host_key)
+    return None
+
+
+def _sftp_target(repo: str) -> tuple[str | None, str, int] | None:
+    """(user, host, port) of `sftp:[USER@]HOST:PATH` or `sftp://[USER@]HOST[:PORT]/PATH`."""
+    if repo.startswith("sftp://"):
+        try:
+            parts = urlsplit(repo)
+            user, host, port, path = parts.username, parts.hostname or "", parts.port, parts.path
+        except ValueError:
+            return None
+        if parts.password is not None or parts.query or parts.fragment:
+            return None
+        path = path[1:]  # restic: a path after the host is relative unless it starts with //
+    else:
+        where, colon, path = repo[len("sftp:"):].partition(":")
+        user, at, host = where.rpartition("@")
+        port = None
+        if not colon or (at and not user):
+            return None
+    user = user or None
+    if (user is not None and not SFTP_USER_RE.match(user)) or not SFTP_HOST_RE.match(host) \
+            or (host.replace(".", "").isdigit() and not is_ip(host)) \
+            or not path or path.startswith("~") or (port is not None and not 1 <= port <= 65535):
+        return None
+    return user, host, port or 22
 
 
 def _check_repository(p: Problems, key: str, repo: str) -> None:

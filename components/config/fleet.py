@@ -1,7 +1,8 @@
 """Several boxes in one stack: `wpfleet:boxes`, parsed into one `StackConfig` per box.
 
 A stack with `wpfleet:box` (today's form) is one box named `default`. With `wpfleet:boxes`,
-each box holds what `wpfleet:box` holds plus its own `apache`, `firewall` and `duckdns`;
+each box holds what `wpfleet:box` holds plus its own `apache`, `firewall` and `duckdns`, and
+may override the stack-wide `backup` (fleet_backup.py);
 every site and backend names its box with `box:` (optional when there is one box). Each box's
 view is validated by the single-box rules (`parser.parse`, so ports are unique per box),
 with messages rewritten to the keys the user wrote (`wpfleet:boxes.web2.port`,
@@ -18,7 +19,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import parser, runtime, secrets
+from components.config import fleet_backup, parser, runtime, secrets
 from components.config.checks import Problems
 from components.config.model import (
     ADMIN_PASSWORDS_KEY,
@@ -39,6 +40,7 @@ NS = NAMESPACE
 BOXES_KEY = "boxes"
 BOX_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 BOX_SECTIONS = ("apache", "firewall", "duckdns")  # per box under wpfleet:boxes.NAME
+BOX_OVERRIDES = (fleet_backup.BACKUP_KEY,)  # stack-wide defaults a box may override
 _ENTRY_KEYS = ("sites", "backends")
 
 
@@ -46,10 +48,10 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     """Validate the namespace-stripped config map; raise ConfigError listing every problem."""
     if BOXES_KEY not in raw:
         fleet = FleetConfig(boxes=((DEFAULT_BOX, parser.parse(raw, secret_keys)),))
-        problems = _ssh_key_names(fleet, raw)
+        problems = _ssh_key_names(fleet, raw) + fleet_backup.password_names(fleet, raw)
         if problems:
             raise ConfigError(problems)
-        return fleet
+        return fleet_backup.with_password_keys(fleet, raw)
     p = Problems()
     if "box" in raw:
         p.items.append(f"{NS}:box: cannot be set together with {NS}:boxes; move its settings "
@@ -73,14 +75,17 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     if p:
         raise ConfigError(p.items)
     placed = {key: _place(p, raw, key, list(boxes)) for key in _ENTRY_KEYS}
+    p.items += fleet_backup.env_repository(raw, boxes)
     views: list[tuple[str, StackConfig]] = []
     for name, settings in boxes.items():
+        p.items += fleet_backup.box_problems(name, settings)
         view = _box_raw(raw, name, settings, placed)
         try:
             views.append((name, parser.parse(view, secret_keys)))
         except ConfigError as e:
             for problem in e.problems:
-                p.items.append(_relabel(problem, name, placed))
+                p.items.append(_relabel(fleet_backup.relabel(problem, name, settings), name,
+                                        placed))
     p.items = list(dict.fromkeys(p.items))  # stack-wide problems are found once per box
     if p:
         raise ConfigError(p.items)
@@ -88,9 +93,10 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     _across_boxes(p, fleet, placed)
     _admin_password_names(p, raw, fleet)
     p.items += _ssh_key_names(fleet, raw)
+    p.items += fleet_backup.password_names(fleet, raw)
     if p:
         raise ConfigError(p.items)
-    return fleet
+    return fleet_backup.with_password_keys(fleet, raw)
 
 
 def _place(p: Problems, raw: dict[str, Any], key: str,
@@ -128,8 +134,11 @@ def _box_raw(raw: dict[str, Any], name: str, settings: dict[str, Any],
     """The single-box config map of one box, as if it were the only one."""
     view = {k: v for k, v in raw.items()
             if k not in (BOXES_KEY, *_ENTRY_KEYS, ADMIN_PASSWORDS_KEY)}
-    view["box"] = {k: v for k, v in settings.items() if k not in BOX_SECTIONS}
+    view["box"] = {k: v for k, v in settings.items() if k not in (*BOX_SECTIONS, *BOX_OVERRIDES)}
     view.update({k: v for k, v in settings.items() if k in BOX_SECTIONS})
+    backup = fleet_backup.box_backup(raw, settings)
+    if backup is not None:
+        view[fleet_backup.BACKUP_KEY] = backup
     for key in _ENTRY_KEYS:
         entries = placed[key][name]
         if entries and entries[0][0] == -1:
@@ -220,7 +229,8 @@ def _is_cipher(value: Any) -> bool:
 
 def missing_secrets(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
     """A problem for each secret the stack needs but lacks: the one rule of `up` and render."""
-    return missing_ssh_keys(fleet, present) + secrets.missing_secrets(fleet.union, present)
+    return (missing_ssh_keys(fleet, present) + fleet_backup.missing_passwords(fleet, present)
+            + secrets.missing_secrets(fleet.union, present))
 
 
 def missing_ssh_keys(fleet: FleetConfig, present: Collection[str] | dict[str, Any]) -> list[str]:
@@ -261,7 +271,9 @@ def load() -> tuple[FleetConfig, FleetSecrets]:
         return cfg.require_secret(SSH_KEY_KEY)
 
     ssh_keys = {name: key_of(name, st) for name, st in fleet.boxes}
-    return fleet, FleetSecrets(shared=runtime.read_secrets(fleet.union, raw), ssh_keys=ssh_keys)
+    shared = runtime.read_secrets(fleet.union, raw)
+    return fleet, FleetSecrets(shared=shared, ssh_keys=ssh_keys,
+                               restic_passwords=fleet_backup.passwords(fleet, raw, shared, cfg))
 
 
 __all__ = ["load", "missing_secrets", "missing_ssh_keys", "parse"]

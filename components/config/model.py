@@ -24,13 +24,16 @@ ADMIN_PASSWORDS_KEY = "adminPasswords"  # {site: password}; a site not listed ge
 RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY = "resticPassword", "backupEnv"
 SMTP_PASSWORD_KEY = "smtpPassword"  # noqa: S105 - {site: password} (or one string for every site)
 SSH_KEYS_KEY = "sshPrivateKeys"  # {box: private key}; a box not listed uses sshPrivateKey
+RESTIC_PASSWORDS_KEY = "resticPasswords"  # noqa: S105 - {box: password}; else resticPassword
 SECRET_KEYS = (SSH_KEY_KEY, DUCKDNS_TOKEN_KEY, BACKEND_SECRETS_KEY, ADMIN_PASSWORDS_KEY,
-               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY, SSH_KEYS_KEY)
+               RESTIC_PASSWORD_KEY, BACKUP_ENV_KEY, SMTP_PASSWORD_KEY, SSH_KEYS_KEY,
+               RESTIC_PASSWORDS_KEY)
 # Secret keys that hold a map, set one entry at a time with `--path` (the placeholder names the
 # entry); the render refuses a plaintext entry beside encrypted ones in each. smtpPassword may
 # also be one string for every site.
 MAP_SECRET_KEYS = {BACKEND_SECRETS_KEY: "BACKEND.NAME", ADMIN_PASSWORDS_KEY: "SITE",
-                   BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX"}
+                   BACKUP_ENV_KEY: "NAME", SMTP_PASSWORD_KEY: "SITE", SSH_KEYS_KEY: "BOX",
+                   RESTIC_PASSWORDS_KEY: "BOX"}
 SCALAR_OR_MAP_SECRET_KEYS = (SMTP_PASSWORD_KEY,)
 PLAIN_KEYS = ("box", "acme", "apache", "sites", "backends", "duckdns", "firewall", "backup",
               "boxes", "images")  # boxes: see components/config/fleet.py
@@ -185,6 +188,16 @@ class FirewallConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SftpTarget:
+    """An `sftp:` repository reached with wpfleet's own key on the box and a pinned host key."""
+
+    host: str  # host name or IPv4 address, from the repository URL
+    port: int = 22
+    user: str | None = None  # None: ssh's default (root, who runs the backups)
+    host_key: str  # "ssh-ed25519 AAAA...": the target's host key (backup.sftpHostKey)
+
+
+@dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     # restic repository (a path on the box, sftp:/s3:/rest:/...); None: it is given as
     # RESTIC_REPOSITORY in the secret wpfleet:backupEnv (a URL holding credentials)
@@ -195,6 +208,11 @@ class BackupConfig:
     keep_monthly: int = 6
     check_schedule: str = "weekly"  # OnCalendar for `restic check`
     check_read_data_subset: str | None = None  # e.g. "5%": also read back part of the data
+    # with backup.sftpHostKey: restic's every call reaches the sftp: target with the key
+    # generated on the box and this pinned host key; None: root's own SSH setup (as before)
+    sftp: SftpTarget | None = None
+    # the secret holding this box's restic password, as messages on the box name it
+    password_key: str = RESTIC_PASSWORD_KEY  # or "resticPasswords.<box>"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,8 +288,12 @@ class FleetConfig:
         """Every site and backend on one (local) box: for the stack-wide secret rules."""
         first = self.boxes[0][1]
         duck = next((st.duckdns for _, st in self.boxes if st.duckdns is not None), None)
+        # backups per box: any box's (one without `repository` first: it needs backupEnv)
+        backups = sorted((st.backup for _, st in self.boxes if st.backup is not None),
+                         key=lambda b: b.repository is not None)
         return StackConfig(box=BoxConfig(host="local"), acme=first.acme, sites=self.sites,
-                           backends=self.backends, duckdns=duck, backup=first.backup)
+                           backends=self.backends, duckdns=duck,
+                           backup=backups[0] if backups else None)
 
 
 def name_prefix(box: str) -> str:
@@ -283,3 +305,5 @@ def name_prefix(box: str) -> str:
 class FleetSecrets:
     shared: Secrets  # duckdnsToken, backendSecrets, adminPasswords; ssh_private_key unused
     ssh_keys: dict[str, pulumi.Output[str] | None]  # by box name; None for a local box
+    # by box name, for the boxes with backups: resticPasswords.<box> or resticPassword
+    restic_passwords: dict[str, pulumi.Output[str]] = field(default_factory=dict)

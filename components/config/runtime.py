@@ -16,6 +16,7 @@ from components.config.model import (
     BACKUP_ENV_KEY,
     NAMESPACE,
     RESTIC_PASSWORD_KEY,
+    RESTIC_PASSWORDS_KEY,
     SMTP_PASSWORD_KEY,
     ConfigError,
     Secrets,
@@ -59,7 +60,9 @@ def read_secrets(stack: StackConfig, raw: dict[str, Any]) -> Secrets:
         backend_secrets=cfg.get_secret_object("backendSecrets")
         if any(b.secret_env for b in stack.backends) else None,
         admin_passwords=_admin_passwords(cfg, raw.get(ADMIN_PASSWORDS_KEY)),
-        restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup else None,
+        # shared by the boxes without their own wpfleet:resticPasswords.<box>
+        restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup and (
+            RESTIC_PASSWORD_KEY in raw or RESTIC_PASSWORDS_KEY not in raw) else None,
         backup_env=cfg.get_secret_object(BACKUP_ENV_KEY)
         if stack.backup and BACKUP_ENV_KEY in raw else None,
         # raw text (one password, or a JSON map by site): decoded per site, still secret

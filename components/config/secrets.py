@@ -19,6 +19,7 @@ from components.config.model import (
     MAP_SECRET_KEYS,
     NAMESPACE,
     RESTIC_PASSWORD_KEY,
+    RESTIC_PASSWORDS_KEY,
     SCALAR_OR_MAP_SECRET_KEYS,
     SMTP_PASSWORD_KEY,
     SSH_KEY_KEY,
@@ -32,7 +33,9 @@ def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
     """A problem for each secret this stack needs but `present` lacks (`up` and render alike)."""
     needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
               (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)),
-              (RESTIC_PASSWORD_KEY, stack.backup is not None),
+              # with resticPasswords, fleet_backup.missing_passwords checks each box
+              (RESTIC_PASSWORD_KEY, stack.backup is not None
+               and RESTIC_PASSWORDS_KEY not in present),
               (BACKUP_ENV_KEY, stack.backup is not None and stack.backup.repository is None),
               (SMTP_PASSWORD_KEY, needs_smtp_password(stack)))
     return [f"{NAMESPACE}:{key}: is required by this stack but not set; set it with "

@@ -22,10 +22,19 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
-from components.config import SSH_KEYS_KEY, ConfigError, FleetConfig, StackConfig, parse
+from components.config import (
+    RESTIC_PASSWORDS_KEY,
+    SSH_KEYS_KEY,
+    ConfigError,
+    FleetConfig,
+    StackConfig,
+    fleet_backup,
+    parse,
+)
 from components.config import fleet as config_fleet
 from components.render import BoxPlan, plan, stackfile, summary
 from components.render.resource_plan import boxes as plan_boxes
@@ -58,18 +67,23 @@ def read_fleet_file(path: Path) -> tuple[stackfile.StackFile, FleetConfig]:
     except ConfigError as e:
         raise ConfigError([sf.locate(p) for p in e.problems]) from None
     problems = [sf.locate(p) for p in config_fleet.missing_ssh_keys(fleet, sf.raw)]
-    problems += stackfile.secret_problems(sf, fleet.union)  # the union: no SSH key rule
+    problems += [sf.locate(p) for p in fleet_backup.missing_passwords(fleet, sf.raw)]
+    problems += stackfile.secret_problems(sf, fleet.union)  # the union: no per-box rule
     if problems:
         raise ConfigError(problems)
     return sf, fleet
 
 
 def _per_box_keys(sf: stackfile.StackFile, fleet: FleetConfig) -> stackfile.StackFile:
-    """`sshPrivateKeys` set as one encrypted map: its box names are unseen, assume every box."""
-    value = sf.raw.get(SSH_KEYS_KEY)
-    if not stackfile.is_secure(value):
-        return sf
-    return dataclasses.replace(sf, raw={**sf.raw, SSH_KEYS_KEY: dict.fromkeys(fleet.names, value)})
+    """`sshPrivateKeys` or `resticPasswords` set as one encrypted map: its box names are unseen,
+    assume every box (with backups, for the restic passwords)."""
+    boxes = {SSH_KEYS_KEY: fleet.names,
+             RESTIC_PASSWORDS_KEY: [n for n, st in fleet.boxes if st.backup is not None]}
+    raw = {**sf.raw}
+    for key, names in boxes.items():
+        if stackfile.is_secure(raw.get(key)):
+            raw[key] = dict.fromkeys(names, raw[key])
+    return dataclasses.replace(sf, raw=raw) if raw != sf.raw else sf
 
 
 def fleet_files(fleet: FleetConfig, resources: list[plan_dump.Resource]) -> dict[str, tuple[str, int]]:
@@ -166,7 +180,9 @@ def arguments() -> argparse.ArgumentParser:
 
 
 def _missing_secret(problem: str) -> bool:
-    return ": is required by this stack but not set;" in problem or ": is required by box " in problem
+    return any(words in problem for words in (": is required by this stack but not set;",
+                                              ": is required by box ",
+                                              ": is required by the backups of box "))
 
 
 def main(argv: list[str]) -> int:
@@ -234,9 +250,12 @@ def previous(out: Path) -> dict[str, str]:
 def _with_placeholders(sf: stackfile.StackFile, fleet: FleetConfig) -> stackfile.StackFile:
     """--without-secrets: each missing secret the stack needs stands as a `secure:` value."""
     present = set(sf.raw)
-    needed = {p.split(":", 2)[1].split(":", 1)[0].split(".", 1)[0]
-              for p in config_fleet.missing_secrets(fleet, sf.raw)}
-    fill = {k: {"secure": "not-set"} for k in needed - present}
+    missing = [p.split(":", 2)[1].split(":", 1)[0] for p in config_fleet.missing_secrets(fleet, sf.raw)]
+    needed = {m.split(".", 1)[0] for m in missing}
+    fill: dict[str, Any] = {k: {"secure": "not-set"} for k in needed - present}
+    for key, _, entry in (m.partition(".") for m in missing):  # an entry of a map that is set
+        if key in present and entry and isinstance(sf.raw[key], dict):
+            fill[key] = {**fill.get(key, sf.raw[key]), entry: {"secure": "not-set"}}
     return dataclasses.replace(sf, raw={**sf.raw, **fill}, secret_keys=sf.secret_keys | set(fill))
 
 

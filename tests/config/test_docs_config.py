@@ -82,6 +82,8 @@ def test_every_known_key_is_in_docs_config_md(monkeypatch: pytest.MonkeyPatch) -
     # the boxes form's own keys: each box's sections and an entry's `box`
     missing += [f"wpfleet:boxes.NAME.{key}" for key in config_fleet.BOX_SECTIONS
                 if f"`{key}`" not in text]
+    missing += [f"wpfleet:boxes.NAME.{key}" for key in config_fleet.BOX_OVERRIDES
+                if f"boxes.NAME.{key}" not in text]
     assert not missing, f"keys the parser accepts but docs/config.md does not document: {missing}"
 
 

@@ -60,6 +60,9 @@ CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "smtpPassword": (STACK.replace("      replicas: 2\n", "      replicas: 2\n" + SMTP),
                      {"blog": "SECURE", "notes": "hunter2-smtp"}, "notes"),
     "sshPrivateKeys": (FLEET, {"default": "SECURE", "web2": "hunter2-key"}, "web2"),
+    "resticPasswords": (FLEET + "  wpfleet:backup:\n    repository: /srv/restic\n"
+                        "  wpfleet:sshPrivateKey:\n    secure: AAABAKey\n",
+                        {"default": "SECURE", "web2": "hunter2-restic"}, "web2"),
 }
 
 
@@ -107,7 +110,7 @@ def test_a_plaintext_map_gets_the_same_path_hint_from_up_and_render(
     # `up` (config/parser.py's _check_secrets, key not among the secret keys) says the same
     with pytest.raises(ConfigError) as up:
         raw = {"box": {"host": "local"}, "acme": {"email": "a@example.org"}, key: plain}
-        (config_fleet.parse if key == "sshPrivateKeys" else parse)(raw, set())
+        (config_fleet.parse if key in ("sshPrivateKeys", "resticPasswords") else parse)(raw, set())
     said = [p for p in up.value.problems if p.startswith(f"wpfleet:{key}: is stored in plaintext")]
     assert said and (hint in said[0] or hint.replace("api.API_KEY", "BACKEND.NAME") in said[0])
 

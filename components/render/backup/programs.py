@@ -28,9 +28,10 @@ Paths and tools can be redirected through the environment (tests); the defaults 
 from __future__ import annotations
 
 import shlex
-from textwrap import dedent
+from textwrap import dedent, indent
 
 from components.config import BackupConfig
+from components.render.backup import sftp
 
 CONF_DIR = "/etc/wpfleet/backup"
 STATE_DIR = "/var/lib/wpfleet/backup"
@@ -52,7 +53,7 @@ def common(backup: BackupConfig, prog: str) -> str:
         CONF_DIR=${WPFLEET_BACKUP_CONF:-%(conf)s}
         STATE_DIR=${WPFLEET_BACKUP_STATE:-%(state)s}
         DOCKER=${DOCKER:-docker}
-        RESTIC=${RESTIC:-restic}
+        %(restic)s
         export RESTIC_CACHE_DIR=${RESTIC_CACHE_DIR:-/var/cache/wpfleet/restic}
         REPO_LABEL=%(repo_label)s
         export RESTIC_REPOSITORY=%(repo)s
@@ -71,21 +72,21 @@ def common(backup: BackupConfig, prog: str) -> str:
           done < "$CONF_DIR/env"
         fi
         [ -r "$RESTIC_PASSWORD_FILE" ] \\
-          || die "no restic password at $RESTIC_PASSWORD_FILE: has \\`pulumi up\\` set wpfleet:resticPassword?"
+          || die "no restic password at $RESTIC_PASSWORD_FILE: has \\`pulumi up\\` set wpfleet:%(password_key)s?"
         [ -n "${RESTIC_REPOSITORY:-}" ] || die "no repository: set wpfleet:backup.repository"
 
         # open_repo: fail with one clear sentence when the repository cannot be used
         open_repo() {
           local err
           if err=$("$RESTIC" --no-lock cat config 2>&1 >/dev/null); then return 0; fi
-          case "$err" in
+          %(sftp_probe)scase "$err" in
             *"wrong password"*)
               echo "$PROG: cannot open the restic repository $REPO_LABEL: wrong password" \\
-                "(wpfleet:resticPassword does not match the repository's key)" >&2 ;;
+                "(wpfleet:%(password_key)s does not match the repository's key)" >&2 ;;
             *"Is there a repository"*|*"does not exist"*|*"no such file"*)
               echo "$PROG: no restic repository at $REPO_LABEL (not initialised or wrong" \\
                 "path/URL): ${err##*Fatal: }" | head -n 2 >&2 ;;
-            *)
+        %(sftp_cases)s    *)
               echo "$PROG: cannot reach the restic repository $REPO_LABEL: $(printf '%%s' "$err" \\
                 | grep -v '^$' | tail -n 2 | tr '\\n' ' ')" >&2 ;;
           esac
@@ -106,6 +107,13 @@ def common(backup: BackupConfig, prog: str) -> str:
             | sed 's/|/; /g'
         }
         """) % {"prog": shlex.quote(prog), "conf": CONF_DIR, "state": STATE_DIR,
+                "password_key": backup.password_key,
+                # an sftp: repository with a pinned host key: restic through wpfleet-restic
+                "restic": sftp.program_setup().rstrip("\n") if backup.sftp
+                else "RESTIC=${RESTIC:-restic}",
+                "sftp_cases": indent(sftp.open_repo_cases(backup.sftp), "    ")
+                if backup.sftp else "",
+                "sftp_probe": sftp.OPEN_REPO_PROBE if backup.sftp else "",
                 "repo": shlex.quote(backup.repository or ""),
                 "repo_label": shlex.quote(backup.repository or "(wpfleet:backupEnv)")}
 

@@ -16,6 +16,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import RESTIC_PASSWORD_KEY, BackupConfig, SiteConfig, StackConfig
+from components.render.backup import sftp
 from components.render.backup.programs import BACKUP_BIN, CONF_DIR, RESTORE_BIN
 from components.render.backup.wpfleet_backup import backup_program
 from components.render.backup.wpfleet_restore import restore_program
@@ -73,8 +74,9 @@ def files(stack: StackConfig) -> dict[str, str]:
     """Every backup file on the box except the secrets (they are only ever sent on stdin)."""
     if stack.backup is None:
         return {}
-    out = {BACKUP_BIN: backup_program(stack.backup), RESTORE_BIN: restore_program(stack.backup),
-           **units(stack.backup)}
+    out = {**programs(stack.backup), **units(stack.backup)}
+    if stack.backup.sftp is not None:
+        out[f"{CONF_DIR}/{sftp.KNOWN_HOSTS}"] = sftp.known_hosts(stack.backup.sftp)
     out.update({f"{CONF_DIR}/sites/{s.name}": site_file(s) for s in stack.sites})
     return out
 
@@ -114,21 +116,39 @@ _PATHS = dedent(f"""\
     """)
 
 
+def programs(backup: BackupConfig) -> dict[str, str]:
+    """The programs installed in /usr/local/sbin (wpfleet-restic only for a pinned SFTP target)."""
+    out = {BACKUP_BIN: backup_program(backup), RESTORE_BIN: restore_program(backup)}
+    if backup.sftp is not None and backup.repository is not None:
+        out[sftp.WRAPPER_BIN] = sftp.wrapper(backup.sftp, backup.repository)
+    return out
+
+
+def _password_hint(backup: BackupConfig) -> str:
+    """The command that sets this box's restic password (box names need no quoting)."""
+    if backup.password_key == RESTIC_PASSWORD_KEY:
+        return f"pulumi config set --secret wpfleet:{RESTIC_PASSWORD_KEY}"
+    return f"pulumi config set --secret --path wpfleet:{backup.password_key}"
+
+
 def install(backup: BackupConfig) -> BoxCommand:
     """stdin: the restic password on line 1, then `NAME=value` lines of wpfleet:backupEnv."""
     installs = []
-    programs = {BACKUP_BIN: backup_program(backup), RESTORE_BIN: restore_program(backup)}
-    for path, content in {**programs, **units(backup)}.items():
+    bins = programs(backup)
+    for path, content in {**bins, **units(backup)}.items():
         name = path.rsplit("/", 1)[1]
-        dest = f'"$BIN_DIR"/{name}' if path in programs else f'"$UNIT_DIR"/{name}'
-        mode = "0755" if path in programs else "0644"
+        dest = f'"$BIN_DIR"/{name}' if path in bins else f'"$UNIT_DIR"/{name}'
+        mode = "0755" if path in bins else "0644"
         installs.append(f"put {dest} {mode} <<'WPFLEET_EOF'\n{content}WPFLEET_EOF\n")
+    if backup.sftp is not None:  # the box's own key and the target's pinned host key
+        installs.insert(0, sftp.install_key() + f'put "$CONF_DIR"/{sftp.KNOWN_HOSTS} 0644 '
+                        f"<<'WPFLEET_EOF'\n{sftp.known_hosts(backup.sftp)}WPFLEET_EOF\n")
     timers = f"{UNIT}.timer {CHECK_UNIT}.timer"
     body = "PROG=backup-install\n" + _PATHS + dedent("""\
         IFS= read -r password || true
         if [ -z "$password" ]; then
           echo "$PROG: no restic password on stdin: set it with" \\
-            "'pulumi config set --secret wpfleet:resticPassword' (it asks for it)" >&2
+            "'%(password_hint)s' (it asks for it)" >&2
           exit 1
         fi
         extra=$(cat)
@@ -164,10 +184,10 @@ def install(backup: BackupConfig) -> BoxCommand:
         fi
         """) % {"calendars": " ".join(shlex.quote(c) for c in
                                       (backup.schedule, backup.check_schedule)),
-                "apt": APT_GET} \
+                "apt": APT_GET, "password_hint": _password_hint(backup)} \
         + "".join(installs) + dedent("""\
         # the repository: created when missing; a wrong password fails here, not at night
-        out=$(WPFLEET_BACKUP_CONF="$CONF_DIR" RESTIC="$RESTIC" "$BIN_DIR"/wpfleet-backup --init) \\
+        out=$(WPFLEET_BACKUP_CONF="$CONF_DIR" RESTIC="$RESTIC" %(init_env)s"$BIN_DIR"/wpfleet-backup --init) \\
           || exit 1
         case "$out" in *created*) echo "${out//wpfleet-backup:/$PROG:}"; changed=1 ;; esac
         if [ "$changed" = 1 ]; then "$SYSTEMCTL" daemon-reload; fi
@@ -177,7 +197,10 @@ def install(backup: BackupConfig) -> BoxCommand:
           fi
         done
         [ "$changed" = 1 ] || echo "$PROG: restic, programs, secrets and timers already in place; no change"
-        """) % {"timers": timers}
+        """) % {"timers": timers, "init_env": 'WPFLEET_RESTIC="$BIN_DIR"/wpfleet-restic '
+                'WPFLEET_BACKUP_SSH_KEY="$SSH_KEY" ' if backup.sftp else ""} + (
+        # the last line, every run: the stack output backupSshKeys (components/backup.py)
+        f'echo "$PROG: {sftp.PUBLIC_KEY_LINE}$(cat "$SSH_KEY.pub")"\n' if backup.sftp else "")
     delete = "PROG=backup-install\n" + _PATHS + dedent("""\
         # wpfleet:backup removed: stop the timers, remove programs, units and secrets.
         # The repository and its snapshots are NOT touched (docs/backups.md).
@@ -189,12 +212,17 @@ def install(backup: BackupConfig) -> BoxCommand:
         for f in "$UNIT_DIR"/%(unit)s.service "$UNIT_DIR"/%(unit)s.timer \\
                  "$UNIT_DIR"/%(check)s.service "$UNIT_DIR"/%(check)s.timer \\
                  "$BIN_DIR"/wpfleet-backup "$BIN_DIR"/wpfleet-restore \\
-                 "$CONF_DIR"/restic.password "$CONF_DIR"/env; do
+                 "$CONF_DIR"/restic.password "$CONF_DIR"/env%(sftp_files)s; do
           if [ -e "$f" ]; then rm -f "$f"; echo "$PROG: removed $f"; fi
         done
         "$SYSTEMCTL" daemon-reload || true
         echo "$PROG: backups disabled; the repository and its snapshots are kept"
-        """) % {"timers": timers, "unit": UNIT, "check": CHECK_UNIT}
+        """) % {"timers": timers, "unit": UNIT, "check": CHECK_UNIT,
+                "sftp_files": f' \\\n         "$BIN_DIR"/wpfleet-restic "$CONF_DIR"/{sftp.KNOWN_HOSTS}'
+                if backup.sftp else ""} + (
+        # the key stays: a replaced install command must not take away an authorised key
+        f'echo "$PROG: kept {sftp.SSH_KEY} (authorised on the backup target; remove it '
+        'there and here by hand if it is no longer needed)"\n' if backup.sftp else "")
     create = script(body)
     return BoxCommand(name="backup-install", create=create, update=create,
                       delete=script(delete), stdin_secret=RESTIC_PASSWORD_KEY)
