@@ -36,6 +36,13 @@ PORTS_CONF = "/etc/apache2/ports.conf"
 # timed out may take it out sooner, for `retry` seconds). What keeps clients off a hung replica
 # before and between those is lbmethod=bybusyness (site_conf): see tests/integration/
 # test_apache_replica_faults.py (issue 21: 3 slow or failed requests of 2,400, was 334).
+# Under load a request times out first (+10 s) and puts the member in error state for `retry`;
+# the check that fails at ~+11 s is then not counted (mod_proxy_hcheck counts only passes for a
+# member in error), and no new check starts while one is in flight, so HcFl comes from the next
+# check, at ~+23 s; between `retry`'s end (+15 s) and then the member shows "Ok" but bybusyness
+# sends it nothing new. A passing check clears the error state, so recovery takes ~1 s whatever
+# `retry` is. Measured with bench/hung_replica.py, with the longer-retry alternative
+# (docs/benchmarks.md).
 HEALTH_URI = "/wp-content/index.php"
 HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=2 hcpasses=1 hcfails=1"
 # Connections to replicas are pooled and reused (the default); a dead pooled connection is
