@@ -127,7 +127,9 @@ def wrk(port: int, host: str | None, seconds: int, conns: int) -> tuple[float, f
 
 
 def render_sites(out: Path) -> None:
-    stack = parse({"box": {"host": "local"}, "apache": {"httpPort": APACHE_HTTP,
+    # (acme.email doubles as the WordPress admin's e-mail, required since the unattended install)
+    stack = parse({"box": {"host": "local"}, "acme": {"email": "admin@example.org"},
+                   "apache": {"httpPort": APACHE_HTTP,
                                                          "httpsPort": APACHE_HTTPS},
                    "sites": [{"name": "one", "domain": HOST, "port": BACKEND, "tls": False},
                              {"name": "two", "domain": f"two.{HOST}", "port": REPLICAS[0],

@@ -246,11 +246,20 @@ def test_conf_left_by_a_killed_apply_is_applied_again(box: Box) -> None:
 # --- 1. reloads that would kill Apache ------------------------------------------------------
 
 def test_mismatched_certificate_and_key_are_refused_before_reloading(box: Box) -> None:
+    # certbot's files do not match (never served: HTTPS of that site stays off), and neither
+    # does a pair someone put where Apache reads it: the conf is refused, Apache not reloaded
     make_cert(box.base / "le" / "live" / "shop.example.test", "shop.example.test",
               other_key=True)
+    served = box.env.root / "wpfleet-tls" / "shop.example.test.pem"
+    live = box.base / "le" / "live" / "shop.example.test"
+    served.write_bytes((live / "privkey.pem").read_bytes() + (live / "fullchain.pem").read_bytes())
     pid = box.env.pid()
-    r = box.run("apache-conf-shop.sh")
+    try:
+        r = box.run("apache-conf-shop.sh")
+    finally:
+        served.unlink()
     assert r.returncode == 1, r.stdout + r.stderr
+    assert "do not match" in r.stderr  # certbot's pair: not put in place
     assert "does not match its key" in r.stderr and "previous state restored" in r.stderr
     assert box.env.pid() == pid and pid is not None
     os.kill(pid, 0)  # the master was never asked to reload: still alive
@@ -259,18 +268,22 @@ def test_mismatched_certificate_and_key_are_refused_before_reloading(box: Box) -
 
 
 def test_renewal_hook_refuses_a_key_that_does_not_match(box: Box) -> None:
-    key = box.base / "le" / "live" / "blog.example.test" / "privkey.pem"
+    live = box.base / "le" / "live" / "blog.example.test"
+    key = live / "privkey.pem"
     good = key.read_bytes()
+    served = box.env.root / "wpfleet-tls" / "blog.example.test.pem"
+    before = served.read_bytes()
     hook = box.out / str(box.base / "le")[1:] / "renewal-hooks/deploy/wpfleet-reload-apache"
     pid = box.env.pid()
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out", str(key)], check=True,
                    capture_output=True, timeout=60)
     try:
-        r = subprocess.run(["bash", str(hook)], env={**box.env.env, "RENEWED_LINEAGE": "blog"},
+        r = subprocess.run(["bash", str(hook)], env={**box.env.env, "RENEWED_LINEAGE": str(live)},
                            capture_output=True, text=True, timeout=60)
     finally:
         key.write_bytes(good)
     assert r.returncode == 1 and "NOT reloading Apache" in r.stderr, r.stdout + r.stderr
+    assert served.read_bytes() == before  # Apache's copy untouched
     assert box.env.pid() == pid  # never reloaded: still serving the previous certificate
     assert request(HTTPS, BLOG_HOST, "/", tls=True).status == 200
     ok = subprocess.run(["bash", str(hook)], env=box.env.env, capture_output=True, text=True,

@@ -132,14 +132,14 @@ def test_proxied_answers_over_https_show_apaches_banner_only(
 
 def test_proxied_answers_over_http_before_the_certificates_too(apache: ApacheEnv) -> None:
     """Before a certificate exists, port 80 proxies (afterwards it redirects): same rule."""
-    live = apache.base.parent / "le" / "live"
-    hidden = live.with_name("live.hidden")
-    live.rename(hidden)
+    served = apache.root / "wpfleet-tls"  # the pairs Apache serves (the HTTPS vhosts' <IfFile>)
+    hidden = served.with_name("wpfleet-tls.hidden")
+    served.rename(hidden)
     try:
         apache.graceful()
         for host, path, status in CASES:
             check(request(HTTP, host, path), path, status)
     finally:
-        hidden.rename(live)
+        hidden.rename(served)
         apache.graceful()
     assert request(HTTP, HOSTS[1], "/").status == 301  # the certificates are back

@@ -187,6 +187,10 @@ def test_alias_redirects_then_https_carries_the_route(box: Box) -> None:
                     "-subj", f"/CN={DOMAIN}", "-keyout", str(live / "privkey.pem"),
                     "-out", str(live / "fullchain.pem")], check=True, capture_output=True,
                    timeout=60)
+    # Apache serves its own verified copy of the pair (render/apache/tls.py): the site's conf
+    # command puts it in place (as the cert command does after certbot)
+    done = box.run(f"apache-conf-{SITE}.sh")
+    assert done.returncode == 0, done.stderr
     box.env.graceful()
     time.sleep(0.5)
     r = request(HTTP, HOST, "/api/x?q=1")

@@ -439,7 +439,10 @@ def test_https_vhost_caches_and_bypasses_the_same_way(stack: Stack, tmp_path: Pa
                     "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", f"/CN={HOST}",
                     "-keyout", str(live / "privkey.pem"), "-out", str(live / "fullchain.pem")],
                    check=True, capture_output=True, timeout=60)
-    stack.apache.graceful()  # <IfFile> is read at reload: the 443 vhost is now active
+    # as after the cert command: the site's conf command puts certbot's (matching) pair in
+    # front of Apache and reloads; <IfFile> is read at reload: the 443 vhost is now active
+    done = stack.script(f"apache-conf-{SITE}")
+    assert done.returncode == 0 and "holds the certificate and key" in done.stdout, done.stderr
     assert fetch("/").status == 301
     first = fetch("/", https=True)
     assert first.status == 200 and f"https://{HOST}:{HTTPS}/" in first.body

@@ -1,9 +1,11 @@
 """Certificates from an ACME CA (Let's Encrypt by default) through Apache's ACME webroot.
 
 One `cert-<name>` command per TLS site/backend runs `certbot certonly --webroot` for the host's
-domain and aliases, then reloads Apache gracefully so the `<IfFile …/live/<domain>/fullchain.pem>`
-HTTPS vhost goes live in the same `pulumi up`. Renewal is certbot's own timer; a deploy hook in
-`<configDir>/renewal-hooks/deploy/` reloads Apache after every renewal.
+domain and aliases, then puts certbot's certificate + key in front of Apache (tls.py: a copy
+swapped in whole, only once the pair matches and configtest passes; verified reload, rollback)
+so the `<IfFile wpfleet-tls/<domain>.pem>` HTTPS vhost goes live in the same `pulumi up`.
+Renewal is certbot's own timer; a deploy hook in `<configDir>/renewal-hooks/deploy/` does the
+same swap after every renewal, so a renewal is all-or-nothing for Apache (issue 21 item 2).
 
 Every value reaches the script as one shell-quoted variable assignment at the top; the body is
 constant text, so no config value is ever spliced into shell code. The script runs unchanged
@@ -16,6 +18,7 @@ from __future__ import annotations
 import shlex
 
 from components.config import BackendConfig, SiteConfig, StackConfig
+from components.render.apache import tls
 from components.render.apache.reload import RELOAD_LIB
 from components.render.command import BoxCommand, script
 from components.render.constants import APT_GET
@@ -23,11 +26,14 @@ from components.render.constants import APT_GET
 HOOK_NAME = "wpfleet-reload-apache"
 
 # Runs after every successful renewal (certbot passes its environment through, so a private
-# APACHE_CONFDIR in tests reaches apache2ctl). Reloads only when configtest passes and every
-# enabled certificate matches its key, then verifies the reload (see reload.py).
+# APACHE_CONFDIR in tests reaches apache2ctl). For a certificate a wpfleet vhost serves, swaps
+# the renewed pair in (tls.py): only when it matches, configtest passes and the reload is
+# verified; otherwise Apache keeps the previous pair. For any other certificate (an operator's
+# own vhost reading certbot's files): reloads when configtest passes and every enabled
+# certificate matches its key, verified (reload.py).
 DEPLOY_HOOK = """\
 #!/bin/bash
-# wpfleet: reload Apache gracefully after certbot renewed a certificate (RENEWED_LINEAGE)
+# wpfleet: after certbot renewed a certificate (RENEWED_LINEAGE), Apache serves it (or keeps the old)
 set -euo pipefail
 CONFDIR="${APACHE_CONFDIR:-/etc/apache2}"
 export APACHE_CONFDIR="$CONFDIR"
@@ -35,22 +41,38 @@ export APACHE_CONFDIR="$CONFDIR"
 exec 9>>"${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"
 flock -w 600 9
 @LIB@
+LINEAGE=${RENEWED_LINEAGE:-}
+NAME=${LINEAGE##*/}
+SERVED="$TLS_DIR/$NAME.pem"
+if [[ "$NAME" =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] && { [ -f "$SERVED" ] || grep -qsF \\
+    "wpfleet-tls/$NAME.pem" "$CONFDIR"/sites-enabled/*.conf; }; then
+  rc=0; swap_served "$LINEAGE" "$SERVED" || rc=$?
+  case "$rc" in
+    0) echo "wpfleet: reloaded Apache: it serves the renewed certificate $NAME" \\
+         "(key matched, configtest passed, reload verified)" ;;
+    3) echo "wpfleet: Apache already serves the renewed certificate $NAME" ;;
+    *) echo "wpfleet: NOT reloading Apache for the renewed certificate $NAME: it keeps" \\
+         "serving the previous certificate and key; see above" >&2
+       exit 1 ;;
+  esac
+  exit 0
+fi
 if ! out=$(apache2ctl configtest 2>&1); then
-    echo "wpfleet: Apache refused to reload after renewing ${RENEWED_LINEAGE:-?}:" >&2
+    echo "wpfleet: Apache refused to reload after renewing ${LINEAGE:-?}:" >&2
     echo "$out" >&2; exit 1
 fi
 if ! check_cert_pairs; then
-    echo "wpfleet: NOT reloading Apache after renewing ${RENEWED_LINEAGE:-?}: it keeps" \\
+    echo "wpfleet: NOT reloading Apache after renewing ${LINEAGE:-?}: it keeps" \\
          "serving the previous certificate" >&2
     exit 1
 fi
 if reload_apache; then
-    echo "wpfleet: reloaded Apache for renewed certificate ${RENEWED_LINEAGE:-?}"
+    echo "wpfleet: reloaded Apache for renewed certificate ${LINEAGE:-?}"
 else
-    recover_apache "wpfleet: Apache did not come back after reloading for ${RENEWED_LINEAGE:-?}"
+    recover_apache "wpfleet: Apache did not come back after reloading for ${LINEAGE:-?}"
     exit 1
 fi
-""".replace("@LIB@", RELOAD_LIB.strip("\n"))
+""".replace("@LIB@", (RELOAD_LIB + tls.SERVED_LIB).strip("\n"))
 
 
 def hook_path(stack: StackConfig) -> str:
@@ -82,11 +104,12 @@ def _assignments(stack: StackConfig, host: SiteConfig | BackendConfig) -> str:
 
 _CREATE_BODY = r"""
 LIVE="$CONFIG_DIR/live/$CERT_NAME"
-APACHE_LOCK="${APACHE_CONFDIR:-/etc/apache2}/.wpfleet-apply.lock"
+CONFDIR="${APACHE_CONFDIR:-/etc/apache2}"
+export APACHE_CONFDIR="$CONFDIR"
 mkdir -p "$CONFIG_DIR" "$WEBROOT"
 # certbot refuses to run twice at once and pulumi applies sites in parallel: take turns
-exec 9>"$CONFIG_DIR/.wpfleet-certbot.lock"
-flock -w 900 9 || { echo "error: another certbot run held $CONFIG_DIR for 15 minutes" >&2; exit 1; }
+exec 8>"$CONFIG_DIR/.wpfleet-certbot.lock"
+flock -w 900 8 || { echo "error: another certbot run held $CONFIG_DIR for 15 minutes" >&2; exit 1; }
 
 if ! command -v certbot >/dev/null 2>&1; then
     echo "installing certbot from the distribution"
@@ -99,7 +122,8 @@ fi
 if [ "$(cat "$HOOK" 2>/dev/null || true)" != "$HOOK_TEXT" ]; then
     mkdir -p "$(dirname "$HOOK")"
     printf '%s\n' "$HOOK_TEXT" >"$HOOK.tmp" && chmod 755 "$HOOK.tmp" && mv -f "$HOOK.tmp" "$HOOK"
-    echo "changed: installed deploy hook $HOOK (graceful Apache reload after each renewal)"
+    echo "changed: installed deploy hook $HOOK (after each renewal, Apache serves the new" \
+        "certificate once it matches its key and configtest passes)"
 fi
 
 extra=()
@@ -131,22 +155,29 @@ if ! certbot certonly --webroot -w "$WEBROOT" --cert-name "$CERT_NAME" "${d_args
 fi
 sed 's/^/certbot: /' "$out"
 
-after=$(sha256sum "$LIVE/cert.pem")
+after=$(sha256sum "$LIVE/cert.pem" 2>/dev/null || true)
 if [ "$before" != "$after" ]; then
     echo "changed: certificate $CERT_NAME issued for ${DOMAINS[*]}"
-    # the <IfFile> guard in the site conf is read at (re)load: reload now so HTTPS is live,
-    # under the lock the Apache conf commands hold, so no half-applied conf gets loaded
-    if ! reload=$( (flock -w 600 8 && apache2ctl graceful) 2>&1 8>>"$APACHE_LOCK"); then
-        echo "$reload" >&2
-        echo "error: certificate issued but Apache refused to reload (see above)" >&2
-        exit 1
-    fi
-    echo "changed: reloaded Apache gracefully; https://$CERT_NAME is live"
-else
-    echo "unchanged: certificate $CERT_NAME is valid and covers ${DOMAINS[*]}; nothing to do"
 fi
+# Apache serves a copy of certbot's pair, swapped in whole once it matches and configtest passes
+# (the <IfFile> guard of the site conf names that copy, so a (re)load makes HTTPS live), under
+# the lock the Apache conf commands hold, so no half-applied conf gets loaded
+exec 9>>"$CONFDIR/.wpfleet-apply.lock"
+flock -w 600 9 || { echo "error: an Apache conf apply held the lock for 10 minutes" >&2; exit 1; }
+@LIB@
+SERVED="$TLS_DIR/$CERT_NAME.pem"
+rc=0; swap_served "$LIVE" "$SERVED" || rc=$?
+case "$rc" in
+    0) echo "changed: Apache serves certificate $CERT_NAME from $SERVED (key matched," \
+         "configtest passed, graceful reload verified); https://$CERT_NAME is live" ;;
+    3) echo "unchanged: certificate $CERT_NAME is valid, covers ${DOMAINS[*]} and is what" \
+         "Apache serves ($SERVED: certificate and key verified to match); nothing to do" ;;
+    *) echo "error: Apache does not serve certbot's current certificate $CERT_NAME (see" \
+         "above; it keeps the previous one, if any). certbot's files: $LIVE" >&2
+       exit 1 ;;
+esac
 expiry=$(openssl x509 -in "$LIVE/cert.pem" -noout -enddate 2>/dev/null || echo 'expiry unknown')
-echo "certificate: $LIVE/fullchain.pem ($expiry)"
+echo "certificate: $LIVE/fullchain.pem ($expiry), served from $SERVED"
 
 # renewal is certbot's own systemd timer (twice a day); report, enable if it is off
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
@@ -161,6 +192,18 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 else
     echo "renewal: systemd is not running here, so certbot.timer cannot be checked;" \
         "'certbot renew' must run twice a day (Debian's /etc/cron.d/certbot does without systemd)"
+fi
+"""
+
+_LIB = (RELOAD_LIB + tls.SERVED_LIB).strip("\n")
+
+# After the keep/revoke: Apache's copy of the pair goes (the conf that named it is being removed
+# or no longer has an HTTPS vhost; a re-added site gets a fresh copy from certbot's files).
+_FORGET_SERVED = r"""
+SERVED="${APACHE_CONFDIR:-/etc/apache2}/wpfleet-tls/$CERT_NAME.pem"
+if [ -e "$SERVED" ] || [ -e "$SERVED.prev" ]; then
+    rm -f "$SERVED" "$SERVED.prev"
+    echo "changed: removed $SERVED (Apache's copy of the certificate and key)"
 fi
 """
 
@@ -186,8 +229,9 @@ echo "changed: revoked and deleted certificate $CERT_NAME (acme.revokeOnDelete i
 def cert_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCommand:
     """Issue (or expand, or keep) the certificate of one TLS host; runs after its Apache conf."""
     head = _assignments(stack, host)
-    create = script(head + _CREATE_BODY.replace("@APT@", APT_GET))
-    delete = script(head + (_REVOKE_BODY if stack.acme.revoke_on_delete else _KEEP_BODY))
+    create = script(head + _CREATE_BODY.replace("@LIB@", _LIB).replace("@APT@", APT_GET))
+    delete = script(head + (_REVOKE_BODY if stack.acme.revoke_on_delete else _KEEP_BODY)
+                    + _FORGET_SERVED)
     # Changed aliases re-run `update` (= create) in place, which expands the same lineage. A new
     # primary domain is a new --cert-name, i.e. a different certificate: replace instead.
     return BoxCommand(name=command_name(host), create=create, update=create, delete=delete,

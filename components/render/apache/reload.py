@@ -18,7 +18,8 @@ StartServers = ServerLimit, new children may wait for the slots of lingering old
 On failure the caller restores the previous state and calls `recover_apache`: stop + start on
 that state, the error-log tail (and a just-rotated error.log.1's) on stderr, exit 1.
 `check_cert_pairs` refuses to reload when an enabled vhost's certificate and key do not match
-(the files certbot wrote may be swapped or half-written).
+(relative paths are resolved against ServerRoot = CONFDIR, as Apache does; wpfleet's own vhosts
+read the verified copies of tls.py, an operator's may read certbot's files directly).
 
 The caller sets CONFDIR; paths of the pid file and the error log come from `$CONFDIR/envvars`
 like apache2ctl's. Every loop is bounded in count.
@@ -108,13 +109,13 @@ wait_up() {  # $1 $2: now_ticks and pidfile_stamp before; $3: the master that mu
   done
   return 1
 }
-start_apache() {  # 9>&-: Apache must not inherit (and so hold) the scripts' flock
-  if uses_systemd; then systemctl start apache2; else apache2ctl start 9>&-; fi
+start_apache() {  # 8>&- 9>&-: Apache must not inherit (and so hold) the scripts' flocks
+  if uses_systemd; then systemctl start apache2; else apache2ctl start 8>&- 9>&-; fi
 }
 stop_apache() {  # 0 once the master is gone (<= 15 s)
   local i
   if uses_systemd; then systemctl stop apache2; return; fi
-  apache2ctl stop >/dev/null 2>&1 9>&- || true
+  apache2ctl stop >/dev/null 2>&1 8>&- 9>&- || true
   for i in $(seq 1 150); do master_alive || return 0; sleep 0.1; done
   return 1
 }
@@ -122,7 +123,7 @@ reload_apache() {  # graceful reload, or start when Apache is down; 0 once verif
   local ticks stamp pid; ticks=$(now_ticks); stamp=$(pidfile_stamp); pid=$(master_pid)
   new_token
   if master_alive; then
-    apache2ctl graceful 9>&- || return 1
+    apache2ctl graceful 8>&- 9>&- || return 1
     wait_up "$ticks" "$stamp" "$pid"
   else
     start_apache || return 1
@@ -147,15 +148,20 @@ recover_apache() {  # $1: what failed. The previous state is back on disk: run i
   echo "--- last lines of $LOGDIR/error.log:" >&2
   tail -n 15 "$LOGDIR/error.log" >&2 2>/dev/null || true
 }
+pair_matches() {  # $1 certificate (chain) file, $2 key file: both parse, same public key
+  local c k
+  c=$(openssl x509 -noout -pubkey -in "$1" 2>/dev/null) || return 1
+  k=$(openssl pkey -pubout -in "$2" 2>/dev/null) || return 1
+  [ -n "$c" ] && [ "$c" = "$k" ]
+}
 check_cert_pairs() {  # every enabled vhost's certificate matches its key (configtest does not)
   local cert key bad=0
   command -v openssl >/dev/null || return 0
   while read -r cert key; do
+    case "$cert" in /*) ;; *) cert="$CONFDIR/$cert" ;; esac  # relative: to ServerRoot
+    case "$key" in /*) ;; *) key="$CONFDIR/$key" ;; esac
     [ -f "$cert" ] && [ -f "$key" ] || continue  # <IfFile>-guarded, not issued yet
-    local c k
-    c=$(openssl x509 -noout -pubkey -in "$cert" 2>/dev/null || true)
-    k=$(openssl pkey -pubout -in "$key" 2>/dev/null || true)
-    if [ -z "$c" ] || [ "$c" != "$k" ]; then
+    if ! pair_matches "$cert" "$key"; then
       echo "certificate $cert does not match its key $key" >&2; bad=1
     fi
   done < <(awk '$1 == "SSLCertificateFile" {c = $2}

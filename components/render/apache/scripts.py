@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 
-from components.render.apache import frontdoor
+from components.render.apache import frontdoor, tls
 from components.render.apache.reload import RELOAD_LIB
 from components.render.command import BoxCommand, script
 from components.render.constants import APT_GET
@@ -92,6 +92,7 @@ STAMP=%(stamps)s/"$KIND-$NAME.sha256"
 exec 9>>%(lock)s
 flock -w 600 9  # confs are applied in parallel: one configtest + reload at a time
 %(lib)s
+%(served_lib)s
 restore() {  # put back what was there before this run
   if [ -f "$PREV" ]; then mv -f "$PREV" "$AVAIL"; else rm -f "$AVAIL"; fi
   if [ "$WAS_ENABLED" = yes ]; then ln -sfn "../$KIND-available/$NAME.conf" "$ENABLED";
@@ -120,8 +121,10 @@ gate() {  # configtest, cert/key pairs, verified reload; on failure restore, say
 WAS_ENABLED=no; [ -L "$ENABLED" ] && WAS_ENABLED=yes
 """
 
-# "unchanged" only when the stamp of the last *verified* apply matches: a conf left on disk by
-# an apply killed before its reload was verified is applied again.
+# "unchanged" only when the stamp of the last *verified* apply matches (a conf left on disk by
+# an apply killed before its reload was verified is applied again) and, for a TLS host, the
+# certificate and key Apache would load at its next reload match, or none was issued yet. A
+# missing or broken served pair is put back from certbot's files when those match (tls.py).
 _APPLY = """\
 NEW=$(mktemp "$CONFDIR/$KIND-available/.$NAME.XXXXXX")
 trap 'rm -f "$NEW"' EXIT
@@ -129,12 +132,13 @@ cat > "$NEW" <<'WPFLEET_CONF_EOF'
 %(content)sWPFLEET_CONF_EOF
 chmod 644 "$NEW"
 SUM=$(sha256sum < "$NEW"); SUM=${SUM%%%% *}
-if [ -f "$AVAIL" ] && cmp -s "$NEW" "$AVAIL" && [ "$WAS_ENABLED" = yes ] \\
-    && [ "$(cat "$STAMP" 2>/dev/null)" = "$SUM" ]; then
-  echo "unchanged: $AVAIL (enabled, verified)"
+%(tls)sif [ -f "$AVAIL" ] && cmp -s "$NEW" "$AVAIL" && [ "$WAS_ENABLED" = yes ] \\
+    && [ "$(cat "$STAMP" 2>/dev/null)" = "$SUM" ] && tls_ok; then
+  echo "unchanged: $AVAIL (enabled, verified%(tls_note)s)"
   exit 0
 fi
 rm -f "$STAMP" "$PREV"; [ -f "$AVAIL" ] && cp -p "$AVAIL" "$PREV"
+[ -z "$TLS_SERVED" ] || seed_served "$TLS_LIVE" "$TLS_SERVED"
 mv -f "$NEW" "$AVAIL"
 ln -sfn "../$KIND-available/$NAME.conf" "$ENABLED"
 gate
@@ -271,7 +275,13 @@ if ! out=$(apache2ctl configtest 2>&1); then
   if [ "$WAS_RUNNING" = yes ] && ! master_alive; then restart_apache || true; fi
   exit 1
 fi
-check_cert_pairs || fail "certificate check FAILED after the install step"
+if ! out=$(check_cert_pairs 2>&1); then  # Apache still runs on what it read: leave it be
+  rollback
+  echo "certificate check FAILED after the install step; modules, sites and files restored," \\
+    "Apache not reloaded:" >&2
+  echo "$out" >&2
+  exit 1
+fi
 if uses_systemd; then systemctl enable -q apache2; fi
 # an MPM cannot change in a restart ("The MPM cannot be changed during restart"): stop + start
 if [ "$restart" = 1 ] && master_alive; then
@@ -301,16 +311,38 @@ def install_command(http_port: int, https_port: int) -> BoxCommand:
     return BoxCommand(name="apache-install", create=text, update=text)
 
 
+_TLS_OK = """\
+TLS_LIVE=%(live)s TLS_SERVED="$TLS_DIR"/%(file)s
+tls_ok() {  # what Apache would load at its next reload is a matching pair, or nothing yet
+  served_ok "$TLS_SERVED" && return 0
+  [ ! -e "$TLS_SERVED" ] && [ ! -e "$TLS_LIVE/fullchain.pem" ] && [ ! -e "$TLS_LIVE/privkey.pem" ]
+}
+"""
+_NO_TLS = """\
+TLS_LIVE= TLS_SERVED=
+tls_ok() { return 0; }
+"""
+
+
 def conf_command(name: str, kind: str, conf: str, content: str,
-                 mkdir: str | None = None) -> BoxCommand:
-    """Apply (create/update) and remove (delete) one conf under $CONFDIR/<kind>-available."""
+                 mkdir: str | None = None, tls_pair: tuple[str, str] | None = None) -> BoxCommand:
+    """Apply (create/update) and remove (delete) one conf under $CONFDIR/<kind>-available.
+    `tls_pair` (certbot's live dir, domain): the conf serves that domain's pair (tls.py)."""
     prelude = _PRELUDE % {"kind": shlex.quote(kind), "name": shlex.quote(conf), "lock": LOCK,
-                          "stamps": STAMPS, "lib": RELOAD_LIB.strip("\n")}
+                          "stamps": STAMPS, "lib": RELOAD_LIB.strip("\n"),
+                          "served_lib": tls.SERVED_LIB.strip("\n")}
+    tls_check, note = _NO_TLS, ""
+    if tls_pair is not None:
+        live, domain = tls_pair
+        tls_check = _TLS_OK % {"live": shlex.quote(live),
+                               "file": shlex.quote(tls.served_rel(domain).split("/", 1)[1])}
+        note = ", certificate + key checked"
     pre = ""
     if mkdir:
         q = shlex.quote(mkdir)
         pre = (f"if [ ! -d {q} ]; then mkdir -p {q}; chmod 755 {q}; "
                f"echo \"created {mkdir}\"; fi\n")
-    apply = script(pre + prelude + _APPLY % {"content": content})
+    apply = script(pre + prelude + _APPLY % {"content": content, "tls": tls_check,
+                                             "tls_note": note})
     remove = script(_NOT_INSTALLED + prelude + _REMOVE)
     return BoxCommand(name=name, create=apply, update=apply, delete=remove)

@@ -5,8 +5,10 @@ Every conf is a pure function of validated config. A site conf holds:
   health checks (mod_proxy_hcheck); a refused connection fails over to the next member;
 - a port-80 vhost that serves `/.well-known/acme-challenge/` from `acme.webroot` (never proxied,
   never redirected) and proxies the rest, or redirects it to HTTPS once the certificate exists;
-- a port-443 vhost inside `<IfFile {configDir}/live/<domain>/fullchain.pem>`, so the same conf
-  is valid before and after certbot ran (a graceful reload activates it).
+- a port-443 vhost inside `<IfFile wpfleet-tls/<domain>.pem>`, so the same conf is valid before
+  and after certbot ran (a graceful reload activates it). That file (relative to ServerRoot:
+  /etc/apache2/wpfleet-tls/ on the box) is wpfleet's verified copy of certbot's key + chain,
+  never certbot's live files, and exists only once a matching pair is in place (tls.py).
 Vhosts are `*:<port>`: the `Listen` lines live in ports.conf, managed by the install command.
 """
 
@@ -16,7 +18,7 @@ import re
 
 from components.config import BackendConfig, SiteConfig, StackConfig
 from components.render.apache import cache as apache_cache
-from components.render.apache import frontdoor, scripts
+from components.render.apache import frontdoor, scripts, tls
 from components.render.apache import routes as apache_routes
 from components.render.command import BoxCommand
 from components.render.constants import ACME_PATH
@@ -34,6 +36,13 @@ PORTS_CONF = "/etc/apache2/ports.conf"
 # timed out may take it out sooner, for `retry` seconds). What keeps clients off a hung replica
 # before and between those is lbmethod=bybusyness (site_conf): see tests/integration/
 # test_apache_replica_faults.py (issue 21: 3 slow or failed requests of 2,400, was 334).
+# Under load a request times out first (+10 s) and puts the member in error state for `retry`;
+# the check that fails at ~+11 s is then not counted (mod_proxy_hcheck counts only passes for a
+# member in error), and no new check starts while one is in flight, so HcFl comes from the next
+# check, at ~+23 s; between `retry`'s end (+15 s) and then the member shows "Ok" but bybusyness
+# sends it nothing new. A passing check clears the error state, so recovery takes ~1 s whatever
+# `retry` is. Measured with bench/hung_replica.py, with the longer-retry alternative
+# (docs/benchmarks.md).
 HEALTH_URI = "/wp-content/index.php"
 HCHECK = f"hcmethod=GET hcuri={HEALTH_URI} hcexpr=wpfleet_php hcinterval=2 hcpasses=1 hcfails=1"
 # Connections to replicas are pooled and reused (the default); a dead pooled connection is
@@ -143,11 +152,11 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
     # `_log`, not `.log`: rotated by wpfleet's logrotate conf, not Debian's (render/wordpress/tools.py)
     logs = (f"    ErrorLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-error_log\n"
             f"    CustomLog ${{APACHE_LOG_DIR}}/{conf_name(host)}-access_log wpfleet\n")
-    live = cert_dir(stack, host)
+    served = tls.served_rel(host.domain)  # key + chain, swapped in whole once they match
     https_redirect = ""
     if host.tls:
         https_redirect = (
-            f"    <IfFile {live}/fullchain.pem>\n"
+            f"    <IfFile {served}>\n"
             "        # the certificate exists: everything but the ACME path moves to HTTPS\n"
             f"        RewriteCond %{{REQUEST_URI}} !^{re.escape(ACME_PATH)}\n"
             f"        RewriteRule ^ {_url('https', host.domain, a.redirect_https_port)}"
@@ -161,11 +170,11 @@ def _vhosts(stack: StackConfig, host: SiteConfig | BackendConfig, path: str, tar
            "</VirtualHost>\n")
     if host.tls:
         hsts = frontdoor.HSTS if getattr(host, "hsts", True) else ""
-        out += (f"\n<IfModule ssl_module>\n<IfFile {live}/fullchain.pem>\n"
+        out += (f"\n<IfModule ssl_module>\n<IfFile {served}>\n"
                 f"<VirtualHost *:{a.https_port}>\n{names}{logs}"
                 "    SSLEngine on\n"
-                f"    SSLCertificateFile {live}/fullchain.pem\n"
-                f"    SSLCertificateKeyFile {live}/privkey.pem\n{hsts}"
+                f"    SSLCertificateFile {served}\n"
+                f"    SSLCertificateKeyFile {served}\n{hsts}"
                 f"    RewriteEngine On\n{frontdoor.REQUEST_GUARD}"
                 f"{_canonical_rules(host.domains, 'https', a.redirect_https_port)}"
                 f"{_acme_block(stack)}{_secure_cookie(extra)}"
@@ -261,8 +270,11 @@ def acme_command(stack: StackConfig) -> BoxCommand:
 
 
 def conf_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCommand:
+    # a TLS host's command also puts certbot's pair in front of Apache when the served copy is
+    # missing (an upgrade from confs that read certbot's files) or broken (tls.py)
+    pair = (cert_dir(stack, host), host.domain) if host.tls else None
     return scripts.conf_command(f"apache-conf-{host.name}", "sites", conf_name(host),
-                                host_conf(stack, host))
+                                host_conf(stack, host), tls_pair=pair)
 
 
 def commands(stack: StackConfig) -> list[BoxCommand]:

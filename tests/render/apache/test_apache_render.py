@@ -72,9 +72,13 @@ def test_acme_path_is_excluded_before_proxying_and_never_redirected() -> None:
 def test_https_vhost_and_redirect_are_guarded_by_the_certificate() -> None:
     s = stack(httpPort=8080, httpsPort=8443)
     conf = apache.site_conf(s, s.sites[0])
-    guard = "<IfFile /etc/le/live/blog.example.org/fullchain.pem>"
+    # Apache reads wpfleet's verified copy of the pair (relative to ServerRoot), never certbot's
+    # live files, which a renewal that dies midway leaves mismatched (issue 21 item 2)
+    guard = "<IfFile wpfleet-tls/blog.example.org.pem>"
     assert conf.count(guard) == 2  # the HTTP->HTTPS redirect and the 443 vhost
-    assert "SSLCertificateKeyFile /etc/le/live/blog.example.org/privkey.pem" in conf
+    assert "SSLCertificateFile wpfleet-tls/blog.example.org.pem\n" in conf
+    assert "SSLCertificateKeyFile wpfleet-tls/blog.example.org.pem\n" in conf
+    assert "/etc/le/live" not in conf
     assert "RewriteRule ^ https://blog.example.org:8443%{REQUEST_URI} [R=301,L]" in conf
     assert "<VirtualHost *:8080>" in conf and "<VirtualHost *:8443>" in conf
     assert "Listen" not in conf  # ports.conf owns the Listen lines
@@ -105,7 +109,7 @@ def test_backend_routes_map_path_to_upstream() -> None:
     assert "ProxyPass /v1/ http://127.0.0.1:8180/v1/" in api
     assert "ProxyPass /in http://127.0.0.1:8181/hooks" in hook
     assert "RedirectMatch 404" in api and "ProxyPreserveHost On" in api
-    assert "<IfFile /etc/le/live/hook.example.org/fullchain.pem>" in hook
+    assert "<IfFile wpfleet-tls/hook.example.org.pem>" in hook
 
 
 def test_every_proxying_vhost_drops_the_backends_banners() -> None:
