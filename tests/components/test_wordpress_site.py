@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from components.config import SiteConfig
 from components.wordpress_site import SALT_NAMES, config_extra, mariadb_env, split_salts, wordpress_env
@@ -142,3 +143,24 @@ def test_db_user_script_reads_the_password_from_stdin_only(tmp_path: Path) -> No
     bad = subprocess.run(["bash", "-c", script], input="x'; DROP USER root; --\n", env=env,
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "DROP" not in log.read_text().split("S3cretPassw0rd")[-1]
+
+
+def test_a_rotated_db_password_changes_two_commands_and_no_container() -> None:
+    """`pulumi up --replace blog-db-password` (here: the password resource returns a new value):
+    only site-secrets-blog's and db-user-blog's stdin change (both are updated in place), no
+    container input does, so no container is replaced: the replicas read the new file
+    (tests/e2e/images/test_wp_secrets.py shows it on running containers)."""
+    from tests.harness import BASE_CONFIG, FakeCloud, run_stack
+
+    class Rotated(FakeCloud):
+        def new_resource(self, args: Any) -> tuple[str, dict]:
+            rid, state = super().new_resource(args)
+            if args.name == "blog-db-password":
+                state["result"] = "Rotated0123456789abcdef012345678"
+            return rid, state
+
+    before, after = run_stack(BASE_CONFIG), run_stack(BASE_CONFIG, cloud=Rotated())
+    changed = {r.name for r in after.resources
+               if r.inputs != before.get(r.name, r.type).inputs}
+    assert changed == {"site-secrets-blog", "db-user-blog"}
+    assert "Rotated0123456789" in after.get("site-secrets-blog").inputs["stdin"]
