@@ -1,8 +1,12 @@
-"""One WordPress site: generated secrets, volumes, a MariaDB container and N WordPress replicas."""
+"""One WordPress site: generated secrets, volumes, a MariaDB container and N WordPress replicas.
+
+The secrets reach the containers as files (`site-secrets-<site>`, render/wordpress/secrets.py),
+mounted read-only; the containers' environment holds only their paths (`<NAME>_FILE`), so
+neither `docker inspect` nor the Docker provider's debug log (which Pulumi keeps) shows them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -14,10 +18,10 @@ from components.config import SiteConfig
 from components.go_duration import seconds
 from components.network import Network
 from components.render.wordpress import php as wp_php
+from components.render.wordpress import secrets as site_secrets
 from components.render.wordpress.db import DB_NAME, DB_USER, db_user_command
+from components.render.wordpress.secrets import SALT_NAMES
 
-SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-              "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
 # Salts may use punctuation, but no quote, backslash or $ (safe in env files and PHP alike).
 SALT_SPECIAL = "!#%()*+,-./:;<=>?@[]^_{|}~"
 DB_STOP_SECONDS = 60  # MariaDB's clean shutdown; stays below systemd's 90 s stop timeout
@@ -45,12 +49,12 @@ def config_extra(site: SiteConfig) -> str:
     ) + wp_php.config_php(site)  # DISABLE_WP_CRON and the site's wpConfig constants
 
 
-def wordpress_env(site: SiteConfig, db_password: str, salts: dict[str, str]) -> list[str]:
-    env = ["WORDPRESS_DB_HOST=db:3306", f"WORDPRESS_DB_NAME={DB_NAME}",
-           f"WORDPRESS_DB_USER={DB_USER}", f"WORDPRESS_DB_PASSWORD={db_password}",
-           f"WORDPRESS_CONFIG_EXTRA={config_extra(site)}"]
-    env += [f"WORDPRESS_{k}={salts[k]}" for k in SALT_NAMES]
-    return env
+def wordpress_env(site: SiteConfig) -> list[str]:
+    """The replicas' environment: no secret in it, only the paths of the mounted secret files
+    (the DB password, the eight keys/salts, the SMTP password when smtp has a user)."""
+    return ["WORDPRESS_DB_HOST=db:3306", f"WORDPRESS_DB_NAME={DB_NAME}",
+            f"WORDPRESS_DB_USER={DB_USER}", f"WORDPRESS_CONFIG_EXTRA={config_extra(site)}",
+            *site_secrets.wordpress_env(site)]
 
 
 def split_salts(block: str) -> dict[str, str]:
@@ -60,17 +64,27 @@ def split_salts(block: str) -> dict[str, str]:
     return {k: block[64 * i:64 * (i + 1)] for i, k in enumerate(SALT_NAMES)}
 
 
-def _env(a: pulumi.Output[str], b: pulumi.Output[str],
-         build: Callable[[str, str], list[str]]) -> pulumi.Output[list[str]]:
-    """A container environment built from two secrets; explicitly secret, whatever its inputs."""
-    env: pulumi.Output[list[str]] = pulumi.Output.all(a, b).apply(lambda v: build(v[0], v[1]))
-    return pulumi.Output.secret(env)  # type: ignore[arg-type]  # SDK stub types it as Never
-
-
-def mariadb_env(db_password: str, root_password: str) -> list[str]:
-    return [f"MARIADB_DATABASE={DB_NAME}", f"MARIADB_USER={DB_USER}",
-            f"MARIADB_PASSWORD={db_password}", f"MARIADB_ROOT_PASSWORD={root_password}",
+def mariadb_env() -> list[str]:
+    """The DB container's environment: the passwords as paths of mounted files."""
+    return [f"MARIADB_DATABASE={DB_NAME}", f"MARIADB_USER={DB_USER}", *site_secrets.db_env(),
             "MARIADB_AUTO_UPGRADE=1"]  # a newer pinned tag upgrades the data dir on start
+
+
+def _secrets_stdin(site: SiteConfig, db_password: pulumi.Output[str],
+                   root_password: pulumi.Output[str], salt_block: pulumi.Output[str],
+                   smtp_password: pulumi.Output[str] | None) -> pulumi.Output[str]:
+    """`site-secrets-<site>`'s stdin (one line per secret file); explicitly secret."""
+    parts: list[pulumi.Output[str]] = [db_password, root_password, salt_block]
+    if smtp_password is not None:
+        parts.append(smtp_password)
+
+    def build(v: list[str]) -> str:
+        return site_secrets.stdin_text(site, db_password=v[0], root_password=v[1],
+                                       salts=split_salts(v[2]),
+                                       smtp_password=v[3] if len(v) > 3 else None)
+
+    text: pulumi.Output[str] = pulumi.Output.all(*parts).apply(build)
+    return pulumi.Output.secret(text)  # type: ignore[arg-type]  # SDK stub types it as Never
 
 
 def labels(site: str, role: str) -> list[docker.ContainerLabelArgs]:
@@ -124,13 +138,26 @@ class WordPressSite(pulumi.ComponentResource):
         # Fixed container names and host ports: the old container must go before the new one.
         replace = pulumi.ResourceOptions(delete_before_replace=True)
 
+        # the secret files the containers mount (render/wordpress/secrets.py): written before
+        # any container starts; a rotated secret rewrites its file in place (an update)
+        self.secrets = args.box.run(
+            site_secrets.secrets_command(site), parent=self, depends_on=list(args.after),
+            stdin=_secrets_stdin(site, db_password, root_password, salt_block,
+                                 args.smtp_password))
+        mounts = site_secrets.mounts(site)
+
+        def secret_mount(role: str) -> docker.ContainerVolumeArgs:
+            box_dir, path = mounts[role]
+            return docker.ContainerVolumeArgs(host_path=box_dir, container_path=path,
+                                              read_only=True)
+
         db_name = f"wpfleet-{site.name}-db"
         # must_run=False: the provider reads a stopped container's ports back as none, so with
         # must_run=True a `docker stop` followed by a refresh would REPLACE the container at the
         # next `up`; box-keeper starts stopped containers instead (render/box/keeper.py)
         self.db = docker.Container(
-            f"{name}-db", name=db_name, image=site.mariadb_image, restart="unless-stopped", must_run=False,
-            envs=_env(db_password, root_password, mariadb_env),
+            f"{name}-db", name=db_name, image=site.mariadb_image, restart="unless-stopped",
+            must_run=False, envs=mariadb_env(),
             # only on the internal network: no published port, no egress. No network_mode: with
             # networks_advanced the provider detaches the default bridge before the first start,
             # whereas network_mode=<this network> would attach it without the "db" alias
@@ -138,7 +165,8 @@ class WordPressSite(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(
                 name=args.network.db_network_name, aliases=["db"])],
             volumes=[docker.ContainerVolumeArgs(volume_name=db_volume.name,
-                                                container_path="/var/lib/mysql")],
+                                                container_path="/var/lib/mysql"),
+                     secret_mount("db")],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
                 interval=seconds(10), timeout=seconds(5), retries=5, start_period=seconds(30)),
@@ -149,19 +177,16 @@ class WordPressSite(pulumi.ComponentResource):
             # = memory: no swap, and a later raise is accepted (-1 where Docker limits no swap)
             memory_swap=args.box.memory_swap(site.db_memory_mb),
             labels=labels(site.name, "db"), opts=docker_child.merge(replace).merge(
-                pulumi.ResourceOptions(depends_on=list(args.images))))
+                pulumi.ResourceOptions(depends_on=[*args.images, self.secrets])))
 
         # the user's password inside MariaDB follows the secret (a rotation is a --replace of
-        # the password): set before any replica connects (render/wordpress/db.py)
+        # the password): set before any replica connects (render/wordpress/db.py), after the
+        # secret files (a rotation rewrites the replicas' file, then this ALTERs the user)
         self.db_user = args.box.run(
-            db_user_command(site), parent=self, depends_on=[self.db],
+            db_user_command(site), parent=self, depends_on=[self.db, self.secrets],
             stdin=pulumi.Output.secret(db_password.apply(lambda pw: pw + "\n")))
 
-        wp_env = _env(db_password, salt_block,
-                      lambda pw, block: wordpress_env(site, pw, split_salts(block)))
-        if args.smtp_password is not None:  # read by the mail plugin with getenv()
-            wp_env = pulumi.Output.secret(pulumi.Output.all(wp_env, args.smtp_password).apply(
-                lambda v: [*v[0], f"{wp_php.SMTP_PASSWORD_ENV}={v[1]}"]))
+        wp_env = wordpress_env(site)
         self.replicas: list[docker.Container] = []
         for i, port in enumerate(site.ports):
             # replica 0 copies WordPress into the shared empty volume; the others wait for it
@@ -177,6 +202,7 @@ class WordPressSite(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.network.db_network_name)],
                 volumes=[docker.ContainerVolumeArgs(volume_name=html_volume.name,
                                                     container_path="/var/www/html"),
+                         secret_mount("wordpress"),
                          *(docker.ContainerVolumeArgs(host_path=box_path, container_path=path,
                                                       read_only=True)
                            for box_path, path in wp_php.site_mounts(site))],

@@ -47,7 +47,8 @@ def test_commands_and_their_order(graph: Graph) -> None:
 
 def test_replicas_mount_ini_and_mail_plugin_read_only(graph: Graph) -> None:
     for name, site in (("blog-wp-1", "blog"), ("shop-wp-0", "shop")):
-        mounts = graph.get(name).inputs["volumes"][1:]
+        mounts = [v for v in graph.get(name).inputs["volumes"][1:]
+                  if v["containerPath"] != "/run/secrets/wpfleet"]  # test_wordpress_site.py
         assert mounts == [
             {"hostPath": f"/etc/wpfleet/php/{site}.ini",
              "containerPath": "/usr/local/etc/php/conf.d/zz-wpfleet.ini", "readOnly": True},
@@ -63,10 +64,18 @@ def test_site_files_command_writes_the_rendered_ini(graph: Graph) -> None:
 
 
 def test_smtp_password_reaches_only_its_site_as_a_secret(graph: Graph) -> None:
+    """As a file (its path in the replicas' env), written from the secrets command's stdin."""
     blog = graph.get("blog-wp-0")
-    assert "envs" in blog.secret_inputs
-    assert "WPFLEET_SMTP_PASSWORD=blog-smtp-pa55word-xyz" in blog.inputs["envs"]
+    assert ("WPFLEET_SMTP_PASSWORD_FILE=/run/secrets/wpfleet/WPFLEET_SMTP_PASSWORD"
+            in blog.inputs["envs"])
+    secrets = graph.get("site-secrets-blog")
+    assert "stdin" in secrets.secret_inputs
+    assert "wordpress/WPFLEET_SMTP_PASSWORD=blog-smtp-pa55word-xyz\n" in secrets.inputs["stdin"]
+    assert "[wordpress/WPFLEET_SMTP_PASSWORD]=1" in secrets.inputs["create"]
     assert not any(e.startswith("WPFLEET_") for e in graph.get("shop-wp-0").inputs["envs"])
+    assert "WPFLEET_SMTP" not in graph.get("site-secrets-shop").inputs["stdin"]
+    for container in ("blog-wp-0", "blog-wp-1", "blog-db"):
+        assert SMTP_PW["blog"] not in json.dumps(graph.get(container).inputs)
     assert SMTP_PW["blog"] not in graph.plain_text()
     extra = next(e for e in blog.inputs["envs"] if e.startswith("WORDPRESS_CONFIG_EXTRA="))
     assert "define('DISABLE_WP_CRON', true);" in extra

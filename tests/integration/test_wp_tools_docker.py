@@ -1,10 +1,11 @@
 """`wpfleet-wp`, the WP-Cron runner and `wpfleet-logs` against a real Docker engine.
 
 The replica is replayed from the program's own declared inputs (mocks): its environment, its
-volume and the read-only ini/mail-plugin mounts, whose files are written by the rendered
-`wp-site-<site>` command. Nothing can be pulled here, so the wp-cli image is a stand-in built on
-the spot under the pinned tag: a `wp` that reports what it sees (user, environment, wp-config
-extra, mounted files). Every docker argv of the scripts is recorded: no secret on any.
+volume and the read-only ini/mail-plugin/secret-files mounts, whose files are written by the
+rendered `wp-site-<site>` and `site-secrets-<site>` commands. Nothing can be pulled here, so the
+wp-cli image is a stand-in built on the spot under the pinned tag: a `wp` that reports what it
+sees (user, environment, wp-config extra, mounted files, secret files). Every docker argv of
+the scripts is recorded: no secret on any.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from components.config import parse
+from components.render.wordpress import secrets as site_secrets
 from components.render.wordpress import tools as wp_tools
 from components.render.wordpress.cli import WPCLI_IMAGE
 from components.wordpress_site import config_extra
@@ -39,6 +41,7 @@ env | grep -E '^(WORDPRESS_|WPFLEET_)' | grep -v '^WORDPRESS_CONFIG_EXTRA=' | so
 echo "--extra--"; cat "$WORDPRESS_CONFIG_EXTRA_FILE"; echo "--end--"
 echo "--ini--"; cat /usr/local/etc/php/conf.d/zz-wpfleet.ini; echo "--end--"
 echo "--mail--"; cat /var/www/html/wp-content/mu-plugins/wpfleet-mail.php; echo "--end--"
+for f in /run/secrets/wpfleet/*; do echo "secret:${f##*/}=$(cat "$f" || echo UNREADABLE)"; done
 """
 
 
@@ -93,9 +96,11 @@ def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     wrapper.chmod(0o755)
     env = {**os.environ, "WPFLEET_ROOT": str(root), "DOCKER": str(wrapper),
            "PATH": f"{bin_dir}:{os.environ['PATH']}", "APACHE_LOG_DIR": str(tmp_path / "logs")}
-    for cmd in (wp_tools.tools_command(), wp_tools.site_command(stack.sites[0])):
+    secrets_stdin = graph.get("site-secrets-blog").inputs["stdin"]
+    for cmd, stdin in ((wp_tools.tools_command(), ""), (wp_tools.site_command(stack.sites[0]), ""),
+                       (site_secrets.secrets_command(stack.sites[0]), secrets_stdin)):
         out = subprocess.run(["bash", "-c", cmd.create], env=env, capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=60, input=stdin)
         assert out.returncode == 0, out.stderr
     build_image(dockerd, "wpfleet-test/replica:1", ["bash", "sleep"], {})
     build_image(dockerd, WPCLI_IMAGE, ["bash", "cat", "id", "env", "grep", "sort", "sed"],
@@ -103,10 +108,13 @@ def box(dockerd: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     replica = graph.get("blog-wp-0").inputs
     docker(dockerd, "volume", "create", "wpfleet-blog-html")
     start_replica(dockerd, root, replica)
-    secrets = [e.split("=", 1)[1] for e in replica["envs"]
-               if re.match(r"(WORDPRESS_DB_PASSWORD|WORDPRESS_\w+_(KEY|SALT)|WPFLEET_\w+)=", e)]
+    files = {k.split("/", 1)[1]: v for k, v in (line.split("=", 1)
+                                                for line in secrets_stdin.splitlines())
+             if k.startswith("wordpress/")}
+    secrets = list(files.values())
     assert SMTP_PW in secrets and len(secrets) == 10
-    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "stack": stack,
+    yield {"env": env, "root": root, "argv": argv_log, "secrets": secrets, "files": files,
+           "stack": stack,
            "replica": replica, "replica1": graph.get("blog-wp-1").inputs, "dockerd": dockerd}
     for name in ("wpfleet-blog-wp-0", "wpfleet-blog-wp-1"):  # else dockerd waits 10 s on them
         docker(dockerd, "rm", "-f", name, check=False)
@@ -135,11 +143,15 @@ def test_wpfleet_wp_runs_the_cli_as_the_web_user_with_the_sites_config(box: dict
     text = out.stdout
     assert "uid=33\n" in text and "args=option get home\n" in text
     env = dict(line[4:].split("=", 1) for line in text.splitlines() if line.startswith("env:"))
-    for e in box["replica"]["envs"]:  # every secret arrives intact (punctuated salts too)
-        key, value = e.split("=", 1)
-        if re.match(r"WORDPRESS_(DB_\w+|\w+_(KEY|SALT))$|WPFLEET_SMTP_PASSWORD$", key):
-            assert env[key] == value, key
-    assert env["WPFLEET_SMTP_PASSWORD"] == SMTP_PW
+    # no secret in the cli's environment: the replica's _FILE variables, and the files they
+    # name readable by the cli's www-data through --volumes-from (punctuated salts intact)
+    assert not [k for k in env if re.search(r"(PASSWORD|KEY|SALT)$", k)]
+    seen = dict(line[7:].split("=", 1) for line in text.splitlines() if line.startswith("secret:"))
+    assert seen == box["files"]
+    for name in box["files"]:
+        assert env[f"{name}_FILE"] == f"{site_secrets.IN_CONTAINER}/{name}"
+    assert seen["WPFLEET_SMTP_PASSWORD"] == SMTP_PW
+    assert env["WORDPRESS_DB_HOST"] == "db:3306"
     # the multi-line wp-config extra, through a file the web user can read
     extra = text.split("--extra--\n")[1].split("--end--")[0]
     assert extra.rstrip("\n") == config_extra(box["stack"].sites[0]).rstrip("\n")

@@ -120,9 +120,15 @@ def test_plan_masks_every_secret(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert render(write(tmp_path, STACK + BACKEND + SECRETS), out).returncode == 0
     text = "".join(p.read_text() for p in (out / "plan").rglob("*.yaml"))
-    db = plan_of(out, "sites/blog.yaml")["containers"]["blog-db"]
-    assert "MARIADB_PASSWORD=<secret>" in db["inputs"]["envs"] and "envs" in db["secretInputs"]
-    assert "WORDPRESS_AUTH_KEY=<secret>" in text and "privateKey: <secret>" in text
+    blog = plan_of(out, "sites/blog.yaml")
+    # the containers' environment names files (no secret in it: issue 20 item 5); the values
+    # go to the box on site-secrets-blog's stdin, masked line by line
+    db = blog["containers"]["blog-db"]
+    assert ("MARIADB_ROOT_PASSWORD_FILE=/run/secrets/wpfleet/MARIADB_ROOT_PASSWORD"
+            in db["inputs"]["envs"]) and "envs" not in db.get("secretInputs", [])
+    stdin = blog["other"]["site-secrets-blog"]["inputs"]["stdin"]
+    assert "db/MARIADB_ROOT_PASSWORD=<secret>\n" in stdin
+    assert "wordpress/WORDPRESS_AUTH_KEY=<secret>\n" in stdin and "privateKey: <secret>" in text
     for leaked in ("AAABA", "****"):  # ciphertext, or an unmasked placeholder
         assert leaked not in text
 

@@ -7,8 +7,9 @@ site's own command, so adding a site never changes these scripts), the restic pa
 
 Per site and run, two snapshots tagged `site=<site>`, `run=<UTC time>` and `db` or `files`:
 - `db`: `mariadb-dump --single-transaction` of the site's `wordpress` database, run INSIDE its
-  MariaDB container (the root password is expanded there, from the container's own
-  MARIADB_ROOT_PASSWORD, into MYSQL_PWD) and streamed into `restic backup --stdin`;
+  MariaDB container (the root password is read there, from the secret file mounted into the
+  container, into MYSQL_PWD: wordpress/secrets.as_db_root) and streamed into
+  `restic backup --stdin`;
 - `files`: the html volume, read on the box at its Docker mountpoint (local volume driver).
 An empty html volume (WordPress not copied in yet) is not an error: the database is backed up
 and the status file says `files=skipped` (restic refuses an empty snapshot).
@@ -32,17 +33,18 @@ from textwrap import dedent, indent
 
 from components.config import BackupConfig
 from components.render.backup import sftp
+from components.render.wordpress.secrets import as_db_root
 
 CONF_DIR = "/etc/wpfleet/backup"
 STATE_DIR = "/var/lib/wpfleet/backup"
 BACKUP_BIN = "/usr/local/sbin/wpfleet-backup"
 RESTORE_BIN = "/usr/local/sbin/wpfleet-restore"
 DB_NAME = "wordpress"  # components.wordpress_site.DB_NAME
-# runs inside the DB container: $MARIADB_ROOT_PASSWORD is expanded there, not on the box
-DUMP_IN_CONTAINER = ('MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-dump -uroot '
-                     "--single-transaction --quick --routines --triggers --events --hex-blob "
-                     f"--default-character-set=utf8mb4 --skip-dump-date {DB_NAME}")
-CLIENT_IN_CONTAINER = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot'
+# run inside the DB container: the root password is read there, never on the box
+DUMP_IN_CONTAINER = as_db_root("mariadb-dump -uroot --single-transaction --quick --routines "
+                               "--triggers --events --hex-blob --default-character-set=utf8mb4 "
+                               f"--skip-dump-date {DB_NAME}")
+CLIENT_IN_CONTAINER = as_db_root("mariadb -uroot")
 DUMP_DONE = "-- Dump completed"  # mariadb-dump's last line: the dump is whole
 
 

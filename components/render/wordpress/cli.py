@@ -12,10 +12,13 @@ replica 0 does not stop wp-cli or WP-Cron while another replica serves the site.
 must use one replica (the unattended install, which also `docker exec`s into replica 0) sets
 `wpfleet_wp_pin` to its name. No replica running: an error naming the site, nothing run.
 
-wp-config.php reads the DB credentials and salts from `WORDPRESS_*` environment variables: they
-are copied from that replica into a 0600 env file under /run (removed on return), never onto any
-argv. The cli image's `www-data` has
-uid 33 like the Debian-based WordPress image, so files it writes keep the right owner.
+wp-config.php reads the DB credentials and salts from the files named by the replica's
+`WORDPRESS_*_FILE` variables (secrets.py): the variables are copied from that replica into a
+0600 env file under /run (removed on return), never onto any argv, and `--volumes-from` brings
+the replica's read-only mount of the site's secret files along (readable by gid 33). The cli
+image's `www-data` has uid 33 like the Debian-based WordPress image, so files it writes keep the
+right owner. (The plain `WORDPRESS_*` secret variables of a replica created before wpfleet put
+secrets in files are copied the same way, until `up` replaces it.)
 """
 
 from __future__ import annotations
@@ -81,11 +84,12 @@ def wp_function(image: str = WPCLI_IMAGE) -> str:
           if [ -t 0 ] && [ -t 1 ]; then tty=(-t); fi  # interactive: `wp shell`, prompts
           replica=$(wpfleet_replica "$site") || return 1
           envf=$(mktemp /run/wpfleet-wp.XXXXXX)  # mktemp creates it 0600
-          # single-line values only: DB credentials, salts, table prefix (for wp-config.php's
-          # getenv calls) and the SMTP password (for the mail plugin: `wp user reset-password`)
+          # single-line values only: DB settings, salts, table prefix (for wp-config.php's
+          # getenv_docker calls) and the SMTP password (for the mail plugin: `wp user
+          # reset-password`), each as the _FILE path of the mounted secret file
           "${DOCKER:-docker}" inspect --type container \\
             --format '{{range .Config.Env}}{{println .}}{{end}}' "$replica" \\
-            | grep -E '^(WORDPRESS_(DB_[A-Z]+|[A-Z_]+_(KEY|SALT)|TABLE_PREFIX)|WPFLEET_SMTP_PASSWORD)=' \\
+            | grep -E '^(WORDPRESS_(DB_[A-Z]+|[A-Z_]+_(KEY|SALT)|TABLE_PREFIX)|WPFLEET_SMTP_PASSWORD)(_FILE)?=' \\
             > "$envf" || true
           # WORDPRESS_CONFIG_EXTRA spans lines, which an env file cannot hold: wp-config.php
           # reads it from WORDPRESS_CONFIG_EXTRA_FILE instead (WP_HOME, wpConfig constants; no

@@ -6,8 +6,9 @@
   `DISABLE_WP_CRON` when the box timer runs WP-Cron, then the site's `wpConfig` constants, each
   value rendered as a PHP literal (validated scalars only; strings single-quoted and escaped).
 - `mail_plugin(site)`: a must-use plugin, bind-mounted read-only into wp-content/mu-plugins,
-  that sends through `smtp` (password from the container's WPFLEET_SMTP_PASSWORD, a secret);
-  without `smtp` it only logs that mail was not sent.
+  that sends through `smtp` (the password read at each send from the file named by the
+  container's WPFLEET_SMTP_PASSWORD_FILE: secrets.py mounts it); without `smtp` it only logs
+  that mail was not sent.
 - `limit_request_body(site)`: Apache's body limit for the site, equal to PHP's post_max_size.
 """
 
@@ -23,7 +24,7 @@ PHP_DIR = "/etc/wpfleet/php"
 MAIL_DIR = "/etc/wpfleet/mail"
 INI_IN_CONTAINER = "/usr/local/etc/php/conf.d/zz-wpfleet.ini"
 MAIL_IN_CONTAINER = "/var/www/html/wp-content/mu-plugins/wpfleet-mail.php"
-SMTP_PASSWORD_ENV = "WPFLEET_SMTP_PASSWORD"  # noqa: S105 - the variable's name
+SMTP_PASSWORD_ENV = "WPFLEET_SMTP_PASSWORD"  # noqa: S105 - the secret's name (+ _FILE: its path)
 POST_OVERHEAD_MB = 8  # a form around the upload: other fields and multipart framing
 HEADER = "managed by wpfleet from the stack config; `pulumi up` overwrites edits"
 
@@ -118,8 +119,11 @@ def mail_plugin(site: SiteConfig) -> str:
     if smtp.user is not None:
         auth = ("    $mailer->SMTPAuth = true;\n"
                 f"    $mailer->Username = {php_literal(smtp.user)};\n"
-                "    // a secret: from the container's environment, never in this file\n"
-                f"    $mailer->Password = (string) getenv('{SMTP_PASSWORD_ENV}');\n")
+                "    // a secret: read from the mounted file the environment names (never the\n"
+                "    // value itself in the environment or in this file)\n"
+                f"    $file = (string) getenv('{SMTP_PASSWORD_ENV}_FILE');\n"
+                "    $mailer->Password = $file === '' ? ''\n"
+                "        : rtrim((string) @file_get_contents($file), \"\\r\\n\");\n")
     sender = php_literal(smtp.from_address)
     return head + (
         "add_action('phpmailer_init', static function ($mailer) {\n"

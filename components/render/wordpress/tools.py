@@ -8,8 +8,9 @@ Commands (in apply order):
   they are written before the replicas exist.
 - `wp-cron-<site>` (when cronMinutes > 0): a systemd timer per site, started after the
   replicas, running due WP-Cron events once per site (one wp-cli container, not one per replica).
-Every script is built on the shared `wpfleet_wp` function (cli.py): secrets reach the cli
-container through a 0600 env file, never through an argv.
+Every script is built on the shared `wpfleet_wp` function (cli.py): the cli container reads the
+site's secrets from the files its replicas mount (secrets.py), never from an argv or its
+environment.
 """
 
 from __future__ import annotations

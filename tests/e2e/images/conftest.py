@@ -2,13 +2,15 @@
 site replayed on it from the program's own recorded inputs (mocks), shared by the session.
 
 The site ("blog", two replicas): its networks, volumes, environment, mounts, health checks,
-stop timeouts exactly as declared; only the health checks' interval is shortened. The tests
-then run wpfleet's own rendered scripts against it (stand_ins.py).
+stop timeouts exactly as declared; only the health checks' interval is shortened. Its secret
+files are written first by its own `site-secrets-blog` command, from the stdin the program
+gives it. The tests then run wpfleet's own rendered scripts against it (stand_ins.py).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import time
@@ -18,11 +20,11 @@ from typing import Any
 import pytest
 
 from components.config import parse
-from components.render.wordpress import tools
+from components.render.wordpress import secrets, tools
 from tests.e2e.images import stand_ins
 from tests.e2e.images.docker_api import DockerApi, create_container, wait_healthy
-from tests.e2e.images.stand_ins import NETNS, storage_driver
-from tests.harness import BASE_CONFIG, run_stack
+from tests.e2e.images.stand_ins import NETNS, SMTP_PASSWORD, storage_driver
+from tests.harness import BASE_CONFIG, SECRETS, run_stack
 from tests.integration import docker_env
 
 
@@ -53,15 +55,21 @@ def site(daemon: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> di
     config = copy.deepcopy(BASE_CONFIG)
     config["sites"] = [{**config["sites"][0], "php": {"uploadMaxMb": 16},
                         # no egress here: WordPress would wait on api.wordpress.org in WP-Cron
-                        "wpConfig": {"WP_HTTP_BLOCK_EXTERNAL": True}}]
+                        "wpConfig": {"WP_HTTP_BLOCK_EXTERNAL": True},
+                        # an SMTP user: its password is one of the secret files (nothing
+                        # listens on that port: a mail would fail at once)
+                        "smtp": {"host": "127.0.0.1", "port": 2525, "user": "wp@example.org",
+                                 "from": "blog@example.org", "tls": False}}]
     stack = parse(copy.deepcopy(config))
     blog = stack.sites[0]
-    graph = run_stack(config)
+    graph = run_stack(config, {**SECRETS, "smtpPassword": json.dumps({"blog": SMTP_PASSWORD})})
     root = tmp_path_factory.mktemp("box")
     env = {**daemon["env"], "WPFLEET_ROOT": str(root)}
-    for cmd in (tools.tools_command(), tools.site_command(blog)):
+    for cmd, stdin in ((tools.tools_command(), ""), (tools.site_command(blog), ""),
+                       (secrets.secrets_command(blog),
+                        graph.get("site-secrets-blog").inputs["stdin"])):
         done = subprocess.run(["bash", "-c", cmd.create], env=env, capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=60, input=stdin)
         assert done.returncode == 0, done.stderr
     api = daemon["api"]
     for net in graph.of_type("docker:index/network:Network"):

@@ -19,6 +19,13 @@ IMAGES = Path(__file__).resolve().parent
 NETNS = f"wpf-test-img{os.getpid()}"  # the daemon's network namespace (published ports)
 SSH_PORT = 22226  # not the other sshd tests' ports: they may run in one session
 ADMIN_PASSWORD = "stand-in admin pw 1"  # noqa: S105 - a throwaway test site's
+SMTP_PASSWORD = "stand-in smtp pw 'x\"=2"  # noqa: S105 - the same site's wpfleet:smtpPassword
+
+
+def secret_values(site: dict[str, Any]) -> dict[str, str]:
+    """`DIR/NAME` -> value: what the program sends `site-secrets-blog` (mocks' passwords)."""
+    stdin = site["graph"].get("site-secrets-blog").inputs["stdin"]
+    return dict(line.split("=", 1) for line in stdin.splitlines())
 
 
 def missing_tools() -> str:

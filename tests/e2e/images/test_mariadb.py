@@ -10,7 +10,7 @@ import pytest
 
 from components.render.backup.programs import CLIENT_IN_CONTAINER
 from components.render.wordpress import db
-from tests.e2e.images.stand_ins import docker, sh
+from tests.e2e.images.stand_ins import docker, secret_values, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -43,9 +43,11 @@ def test_database_initialises_its_volume_and_serves_the_site(site: dict[str, Any
     assert db["Config"]["Healthcheck"]["Test"] == ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]
     logs = docker(site, "logs", "wpfleet-blog-db").stderr
     assert logs.count("Initializing database files") == 1
-    # the application user reaches its database over the network as "db" (from a replica)
-    done = docker(site, "exec", "wpfleet-blog-wp-0", "php", "-r",
-                  '$m = new mysqli("db", getenv("WORDPRESS_DB_USER"), getenv("WORDPRESS_DB_PASSWORD"),'
+    # the application user reaches its database over the network as "db" (from a replica, as
+    # the web user, with the password from the mounted file its _FILE variable names)
+    done = docker(site, "exec", "-u", "33:33", "wpfleet-blog-wp-0", "php", "-r",
+                  '$m = new mysqli("db", getenv("WORDPRESS_DB_USER"),'
+                  ' file_get_contents(getenv("WORDPRESS_DB_PASSWORD_FILE")),'
                   ' getenv("WORDPRESS_DB_NAME")); echo $m->query("SELECT DATABASE()")->fetch_row()[0];')
     assert done.stdout == "wordpress", done.stderr
     print(f"healthy after (s): {site['timings']}")
@@ -84,8 +86,7 @@ def test_mariadb_file_variants_aliases_auto_upgrade_and_refusals(site: dict[str,
 def test_db_user_command_rotates_the_password_through_root(site: dict[str, Any]) -> None:
     """db-user-<site> (render/wordpress/db.py) runs `mariadb -uroot` inside the container."""
     script = db.db_user_command(site["site"]).create
-    original = next(e.split("=", 1)[1] for e in site["graph"].get("blog-db").inputs["envs"]
-                    if e.startswith("MARIADB_PASSWORD="))
+    original = secret_values(site)["db/MARIADB_PASSWORD"]
     login = ('try { new mysqli("db", "wordpress", getenv("PW"), "wordpress"); echo "ok"; }'
              ' catch (mysqli_sql_exception $e) { echo "refused"; }')
     rotated = "Rotated0123456789abcdef"  # generated passwords are letters and digits

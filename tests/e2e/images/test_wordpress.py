@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from components.render.wordpress.php import MAIL_IN_CONTAINER, post_max_mb
+from components.render.wordpress.secrets import as_db_root
 from tests.e2e.images.docker_api import wait_healthy
-from tests.e2e.images.stand_ins import docker, http
+from tests.e2e.images.stand_ins import docker, http, secret_values
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +46,7 @@ def test_wordpress_file_variants_prefix_and_debug(site: dict[str, Any]) -> None:
     """A second WordPress on the site's database: *_FILE variables, table prefix, WP_DEBUG."""
     secrets = site["root"] / "wp-secrets"
     secrets.mkdir()
-    db_password = next(e.split("=", 1)[1] for e in site["graph"].get("blog-wp-0").inputs["envs"]
-                       if e.startswith("WORDPRESS_DB_PASSWORD="))
+    db_password = secret_values(site)["wordpress/WORDPRESS_DB_PASSWORD"]
     (secrets / "db").write_text(db_password + "\n")
     (secrets / "extra").write_text("define('WPFLEET_PROBE', 'from-file');\n")
     done = docker(site, "run", "-d", "--name", "t-wp", "--network", "wpfleet-blog-db",
@@ -73,7 +73,7 @@ def test_wordpress_file_variants_prefix_and_debug(site: dict[str, Any]) -> None:
 
 def test_restart_keeps_data_and_stops_are_graceful(site: dict[str, Any]) -> None:
     api = site["api"]
-    root_sql = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -N wordpress -e "$0"'
+    root_sql = as_db_root('mariadb -uroot -N wordpress -e "$0"')  # the mounted root password
     mark = "CREATE TABLE IF NOT EXISTS restart_mark (id INT PRIMARY KEY); REPLACE INTO restart_mark VALUES (7)"
     assert docker(site, "exec", "wpfleet-blog-db", "sh", "-c", root_sql, mark).returncode == 0
     for name, signal_seen in (("wpfleet-blog-wp-1", "caught SIGWINCH, shutting down gracefully"),

@@ -66,9 +66,12 @@ def test_dump_is_consistent_and_of_the_site_database_only() -> None:
     assert "--single-transaction" in DUMP_IN_CONTAINER
     assert DUMP_IN_CONTAINER.endswith(" wordpress")
     assert "--all-databases" not in DUMP_IN_CONTAINER and "-p" not in DUMP_IN_CONTAINER.split()
-    # the password is expanded inside the container (single-quoted on the box)
+    # the password is read inside the container, from the mounted secret file (single-quoted
+    # on the box): tests/render/wordpress/test_site_secrets.py, tests/e2e/images
     program = backup_program(BackupConfig(repository="/srv/r"))
-    assert "sh -c 'MYSQL_PWD=\"$MARIADB_ROOT_PASSWORD\" exec mariadb-dump" in program
+    assert ("sh -c 'MYSQL_PWD=$(cat /run/secrets/wpfleet/MARIADB_ROOT_PASSWORD 2>/dev/null"
+            in program)
+    assert "exec mariadb-dump -uroot" in program
     assert "restic backup --json --quiet --stdin --stdin-filename" in program.replace(
         '"$RESTIC"', "restic")
 

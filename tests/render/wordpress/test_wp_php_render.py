@@ -190,14 +190,19 @@ def run_plugin(s: SiteConfig, tmp_path: Path, env: dict[str, str]) -> subprocess
                           env={**os.environ, **env})
 
 
-def test_mail_plugin_sends_through_smtp_with_the_secret_from_the_environment(
+def test_mail_plugin_sends_through_smtp_with_the_secret_from_its_file(
         tmp_path: Path, smtp_server: tuple[int, list[tuple[str, str]]]) -> None:
+    """The password is read from the file WPFLEET_SMTP_PASSWORD_FILE names (site-secrets-<site>
+    writes it, the replicas mount it): a value in the environment itself is not used."""
     port, seen = smtp_server
     s = site(smtp={"host": "127.0.0.1", "port": port, "user": "wp@example.org",
                    "from": "news@example.org", "tls": False})
     text = wp_php.mail_plugin(s)
     assert "pa55" not in text  # the file on the box holds no secret
-    out = run_plugin(s, tmp_path, {"SEND": "1", wp_php.SMTP_PASSWORD_ENV: "pa55'w\"rd"})
+    secret = tmp_path / "WPFLEET_SMTP_PASSWORD"
+    secret.write_text("pa55'w\"rd")  # as site-secrets writes it: no trailing newline
+    out = run_plugin(s, tmp_path, {"SEND": "1", f"{wp_php.SMTP_PASSWORD_ENV}_FILE": str(secret),
+                                   wp_php.SMTP_PASSWORD_ENV: "not-this-one"})
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout) == {"secure": "", "autotls": False, "host": "127.0.0.1"}
     assert ("auth", "\0wp@example.org\0pa55'w\"rd") in seen

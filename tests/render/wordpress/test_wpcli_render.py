@@ -51,7 +51,9 @@ case "$1" in
       *split*) printf "WORDPRESS_CONFIG_EXTRA=define('A', 1);\\ndefine('B', 2);\\n" ;;
       *--format*) printf '%s\\n' WORDPRESS_DB_HOST=db:3306 WORDPRESS_DB_PASSWORD=s3cret \\
         WORDPRESS_AUTH_KEY=k3y "WORDPRESS_CONFIG_EXTRA=define('A', 1);" PATH=/usr/bin \\
-        WPFLEET_SMTP_PASSWORD=smtpS3cret ;;
+        WPFLEET_SMTP_PASSWORD=smtpS3cret WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wpfleet/W_DB \\
+        WORDPRESS_NONCE_SALT_FILE=/run/secrets/wpfleet/W_NS WPFLEET_SMTP_PASSWORD_FILE=/run/secrets/wpfleet/W_SMTP \\
+        WORDPRESS_CONFIG_EXTRA_FILE=/elsewhere MARIADB_ROOT_PASSWORD_FILE=/x ;;
     esac ;;
   run)
     for a in "$@"; do
@@ -109,6 +111,13 @@ def test_runs_pinned_cli_against_replica_zero_with_secrets_only_in_a_0600_file(t
     assert "WORDPRESS_DB_PASSWORD=s3cret" in env_file and "WORDPRESS_AUTH_KEY=k3y" in env_file
     assert "WPFLEET_SMTP_PASSWORD=smtpS3cret" in env_file  # the mail plugin works from wp-cli
     assert "CONFIG_EXTRA=" not in env_file and "PATH=" not in env_file
+    # a replica of today names mounted secret files (secrets.py): the _FILE variables come
+    # along, and --volumes-from brings the mount they point into
+    for line in ("WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wpfleet/W_DB",
+                 "WORDPRESS_NONCE_SALT_FILE=/run/secrets/wpfleet/W_NS",
+                 "WPFLEET_SMTP_PASSWORD_FILE=/run/secrets/wpfleet/W_SMTP"):
+        assert line + "\n" in env_file
+    assert "/elsewhere" not in env_file and "MARIADB" not in env_file
     # the multi-line config extra reaches wp-config.php through a file (no secret in it)
     assert "WORDPRESS_CONFIG_EXTRA_FILE=/run/wpfleet-config-extra.php" in env_file
     assert (tmp_path / "env.extra").read_text() == "define('A', 1);\ndefine('B', 2);\n"
