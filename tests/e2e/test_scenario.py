@@ -200,6 +200,24 @@ def test_second_up_changes_nothing(scenario: Scenario) -> None:
     scenario.project.up("--expect-no-changes")
 
 
+def test_a_tag_pulled_again_replaces_nothing(scenario: Scenario) -> None:
+    """Issue 20 item 8: a new image ID behind the same tag (someone ran `docker pull` on the box)
+    is read by a refresh, but the containers name the tag, not the ID: nothing to replace."""
+    tag = "wordpress:6.8.3-php8.3-apache"
+    original = scenario.ssh(f"docker image inspect -f '{{{{.Id}}}}' {tag}").stdout.strip()
+    scenario.ssh(f"docker tag wordpress:cli-2.12.0-php8.3 {tag}")  # another ID, same name
+    try:
+        scenario.project.refresh()
+        pulled = next(r["outputs"]["imageId"] for r in scenario.project.state()["deployment"]
+                      ["resources"] if r["urn"].endswith("::image-wordpress-6-8-3-php8-3-apache"))
+        assert pulled != original  # the refresh saw the new ID
+        assert scenario.changes() == {}
+    finally:
+        scenario.ssh(f"docker tag {original} {tag}")
+        scenario.project.refresh()
+    scenario.project.preview("--expect-no-changes")
+
+
 # --- 3: what a visitor and an attacker see ------------------------------------------------------
 
 def test_sites_from_outside(scenario: Scenario) -> None:
