@@ -38,20 +38,25 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
     resource; site and backend components keep their names (unique across the stack).
     """
     pre = name_prefix(box_name)
+    was = stack.box.renamed_from  # boxes.NAME.renamedFrom: every prefixed name gets an alias
     box = Box(f"{pre}box", BoxArgs(host=stack.box.host, port=stack.box.port, user=stack.box.user,
                                    host_key=stack.box.host_key, private_key=ssh_key,
-                                   name_prefix=pre))
+                                   name_prefix=pre,
+                                   renamed_from_prefix=None if was is None else name_prefix(was)))
     setup = BoxSetup(f"{pre}box-setup", BoxSetupArgs(stack=stack, box=box,
-                                                     duckdns_token=secrets.shared.duckdns_token))
+                                                     duckdns_token=secrets.shared.duckdns_token),
+                     opts=box.renamed(f"{pre}box-setup"))
 
     refs = [r for s in stack.sites for r in (s.wordpress_image, s.mariadb_image)]
     refs += [b.image for b in stack.backends if b.image]
     refs += [WPCLI_IMAGE] if stack.sites else []  # WordPress's install/upgrade runs wp-cli
     images = Images(f"{pre}images", ImagesArgs(refs=tuple(refs), box=box,
-                                               after=(setup.preflight,)))
+                                               after=(setup.preflight,)),
+                    opts=box.renamed(f"{pre}images"))
 
     tools = WpTools(f"{pre}wordpress-tools", WpToolsArgs(stack=stack, box=box,
-                                                        after=(setup.preflight,)))
+                                                        after=(setup.preflight,)),
+                    opts=box.renamed(f"{pre}wordpress-tools"))
     sites: dict[str, WordPressSite] = {}
     installs: dict[str, WordPressInstall] = {}
     for site in stack.sites:
@@ -77,11 +82,13 @@ def deploy_box(box_name: str, stack: StackConfig, ssh_key: pulumi.Output[str] | 
     if stack.backup is not None and restic_password is not None:
         backup = Backup(f"{pre}backup", BackupArgs(
             stack=stack, box=box, restic_password=restic_password,
-            backup_env=secrets.shared.backup_env, after=[setup.preflight]))
+            backup_env=secrets.shared.backup_env, after=[setup.preflight]),
+            opts=box.renamed(f"{pre}backup"))
 
     apache = ApacheBalancer(f"{pre}apache", ApacheBalancerArgs(
         stack=stack, box=box, after=setup.ready,
-        host_after={name: [i.command] for name, i in installs.items()}))
+        host_after={name: [i.command] for name, i in installs.items()}),
+        opts=box.renamed(f"{pre}apache"))
     certs = {h.name: CertbotCert(f"{h.name}-cert", CertbotCertArgs(
         stack=stack, host=h, box=box, conf=apache.confs[h.name])) for h in stack.tls_hosts}
 

@@ -15,7 +15,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components.local_docker import local_docker_problem
-from components.render import BoxCommand, as_root
+from components.render import BoxCommand, as_root, owned
 
 LOCAL_DOCKER = "unix:///var/run/docker.sock"
 # Where the system ssh client finds what the Docker provider needs. Kept as "~/..." (ssh expands
@@ -146,6 +146,10 @@ class BoxArgs:
     # prefix of every command resource name (and image pull) on this box: "" for the box
     # `default`, "web2-" for the box web2, so two boxes never register the same name
     name_prefix: str = ""
+    # the prefix the box's resources had before it was renamed (`boxes.NAME.renamedFrom`):
+    # each resource named with `name_prefix` gets an alias to its old name, so the rename
+    # creates and deletes nothing (docs/operations.md, Renaming a box)
+    renamed_from_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if self.host != "local" and self.private_key is None:
@@ -166,12 +170,14 @@ class Box(pulumi.ComponentResource):
     docker_host: str
 
     def __init__(self, name: str, args: BoxArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("wpfleet:index:Box", name, None, opts)
+        self.name_prefix = args.name_prefix
+        self.renamed_from_prefix = args.renamed_from_prefix
+        super().__init__("wpfleet:index:Box", name, None,
+                         pulumi.ResourceOptions.merge(opts, self.renamed(name)))
         self._name = name
         self._args = args
         self._provider: docker.Provider | None = None
         self._swap_limit: pulumi.Output[bool] | None = None
-        self.name_prefix = args.name_prefix
         self.local = args.host == "local"
         self.docker_host = LOCAL_DOCKER if self.local else docker_ssh_url(args.user, args.host,
                                                                           args.port)
@@ -180,6 +186,24 @@ class Box(pulumi.ComponentResource):
             private_key=args.private_key, host_key=args.host_key,
             dial_error_limit=5, per_dial_timeout=15)
         self.register_outputs({"dockerHost": self.docker_host})
+
+    def aliases(self, name: str) -> list[pulumi.Alias]:
+        """The old name of a resource NAME (prefixed) of this box, when the box was renamed.
+
+        Only the name changes: a child's URN holds its parents' types, not their names, so the
+        same parent type with an alias of the name alone finds the old resource.
+        """
+        old = self.renamed_from_prefix
+        if old is None:
+            return []
+        if not name.startswith(self.name_prefix):  # a programming error
+            raise AssertionError(f"{name!r} does not carry the box's prefix {self.name_prefix!r}")
+        return [pulumi.Alias(name=old + name[len(self.name_prefix):])]
+
+    def renamed(self, name: str) -> pulumi.ResourceOptions | None:
+        """Options carrying `aliases(name)`, or None (no option at all) for a box never renamed."""
+        aliases = self.aliases(name)
+        return pulumi.ResourceOptions(aliases=list(aliases)) if aliases else None
 
     @property
     def provider(self) -> docker.Provider:
@@ -208,7 +232,8 @@ class Box(pulumi.ComponentResource):
                 lambda kv: self._docker_ssh_opts(kv[0], access_stamp(kv[1])))
         self._provider = docker.Provider(
             f"{self._name}-docker", host=host, ssh_opts=ssh_opts,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access, preflight]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access, preflight],
+                                        aliases=self.aliases(f"{self._name}-docker") or None))
         return self._provider
 
     def memory_swap(self, memory_mb: int) -> pulumi.Output[int]:
@@ -252,15 +277,21 @@ class Box(pulumi.ComponentResource):
     def run(self, spec: BoxCommand, parent: pulumi.Resource,
             depends_on: list[pulumi.Resource] | None = None,
             stdin: pulumi.Input[str] | None = None) -> pulumi.CustomResource:
-        """One command resource for a rendered box script, run as root on the box."""
+        """One command resource for a rendered box script, run as root on the box.
+
+        Its delete undoes only what it still owns (`owned`: a renamed box, site or backend
+        registers new resources that write the same things before the old ones are deleted).
+        """
+        name = self.name_prefix + spec.name
+        spec = owned(spec, name)
         # local mode: pulumi runs on the box, as root or as a user with passwordless sudo
         sudo = os.geteuid() != 0 if self.local else self._args.user != "root"
         create = as_root(spec.create, sudo)
         update = as_root(spec.update, sudo) if spec.update is not None else create
         delete = as_root(spec.delete, sudo) if spec.delete is not None else None
         triggers = list(spec.triggers) or None
-        opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [])
-        name = self.name_prefix + spec.name
+        opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [],
+                                      aliases=self.aliases(name) or None)
         # add_previous_output_in_env=False: the previous stdout/stderr would be sent as
         # PULUMI_COMMAND_* env vars, which a stock sshd refuses (a warning on every update)
         if self.local:

@@ -36,10 +36,12 @@ class Images(pulumi.ComponentResource):
         self.images: dict[str, docker.RemoteImage] = {}
         for ref in sorted(set(args.refs)):
             # keep_locally: another site may still run it; the engine pulls only when missing
+            name = args.box.name_prefix + image_resource_name(ref)
             self.images[ref] = docker.RemoteImage(
-                args.box.name_prefix + image_resource_name(ref), name=ref, keep_locally=True,
+                name, name=ref, keep_locally=True,
                 opts=pulumi.ResourceOptions(parent=self, provider=args.box.provider,
-                                            depends_on=list(args.after)))
+                                            depends_on=list(args.after),
+                                            aliases=args.box.aliases(name) or None))
         self.register_outputs({"images": sorted(self.images)})
 
     def ids(self) -> dict[str, pulumi.Output[str]]:

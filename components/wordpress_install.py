@@ -43,9 +43,14 @@ class WordPressInstall(pulumi.ComponentResource):
         super().__init__("wpfleet:index:WordPressInstall", name, None, opts)
         password = args.admin_password
         if password is None:
+            # a renamed site keeps its generated password: the component is named after the
+            # site ("blog-install"), so is the password's old name ("old-install-admin-password")
+            was, site_name = args.site.renamed_from, args.site.name
+            aliases = None if was is None or not name.startswith(site_name) else [
+                pulumi.Alias(name=f"{was}{name[len(site_name):]}-admin-password")]
             password = random.RandomPassword(
                 f"{name}-admin-password", length=24, special=False,
-                opts=pulumi.ResourceOptions(parent=self)).result
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases)).result
         self.admin_password = pulumi.Output.secret(password)
         self.admin_user = args.site.admin_user
         # one line on stdin: the script's `read` takes it, then pipes it to wp-cli

@@ -118,9 +118,14 @@ class WordPressSite(pulumi.ComponentResource):
         docker_child = pulumi.ResourceOptions(parent=self, provider=args.box.provider)
 
         def password(suffix: str, length: int, special: bool) -> pulumi.Output[str]:
+            # a renamed site (sites[].renamedFrom) keeps its passwords: its copied database
+            # volume opens with them (docs/operations.md, Renaming a site)
+            was = site.renamed_from
+            opts = child if was is None else pulumi.ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(name=f"{was}-{suffix}")])
             return random.RandomPassword(
                 f"{name}-{suffix}", length=length, special=special,
-                override_special=SALT_SPECIAL if special else None, opts=child).result
+                override_special=SALT_SPECIAL if special else None, opts=opts).result
 
         db_password = password("db-password", 32, False)
         root_password = password("db-root-password", 32, False)

@@ -13,6 +13,7 @@ and domains unique across the stack. Every render function and component keeps t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection
 from typing import Any
@@ -41,14 +42,21 @@ BOXES_KEY = "boxes"
 BOX_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 BOX_SECTIONS = ("apache", "firewall", "duckdns")  # per box under wpfleet:boxes.NAME
 BOX_OVERRIDES = (fleet_backup.BACKUP_KEY,)  # stack-wide defaults a box may override
+RENAMED_FROM = "renamedFrom"  # wpfleet:boxes.NAME.renamedFrom: the box's previous name
 _ENTRY_KEYS = ("sites", "backends")
 
 
 def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConfig:
     """Validate the namespace-stripped config map; raise ConfigError listing every problem."""
     if BOXES_KEY not in raw:
-        fleet = FleetConfig(boxes=((DEFAULT_BOX, parser.parse(raw, secret_keys)),))
-        problems = _ssh_key_names(fleet, raw) + fleet_backup.password_names(fleet, raw)
+        box = raw.get("box")
+        was = box.get(RENAMED_FROM) if isinstance(box, dict) else None
+        if isinstance(box, dict) and RENAMED_FROM in box:
+            raw = {**raw, "box": {k: v for k, v in box.items() if k != RENAMED_FROM}}
+        stack = parser.parse(raw, secret_keys)
+        problems = _renamed_from(f"{NS}:box", DEFAULT_BOX, was, [DEFAULT_BOX])
+        fleet = FleetConfig(boxes=((DEFAULT_BOX, _named(stack, DEFAULT_BOX, was)),))
+        problems += _ssh_key_names(fleet, raw) + fleet_backup.password_names(fleet, raw)
         if problems:
             raise ConfigError(problems)
         return fleet_backup.with_password_keys(fleet, raw)
@@ -77,11 +85,20 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     placed = {key: _place(p, raw, key, list(boxes)) for key in _ENTRY_KEYS}
     p.items += fleet_backup.env_repository(raw, boxes)
     views: list[tuple[str, StackConfig]] = []
+    claimed: dict[str, str] = {}  # old name -> the box that says it was renamed from it
     for name, settings in boxes.items():
         p.items += fleet_backup.box_problems(name, settings)
-        view = _box_raw(raw, name, settings, placed)
+        was = settings.get(RENAMED_FROM)
+        p.items += _renamed_from(f"{NS}:boxes.{name}", name, was, list(boxes))
+        if isinstance(was, str) and was in claimed:
+            p.add(f"{NS}:boxes.{name}.{RENAMED_FROM}", was, f"is already claimed by box "
+                  f"{claimed[was]}: one old box becomes one new box")
+        elif isinstance(was, str):
+            claimed[was] = name
+        view = _box_raw(raw, name, {k: v for k, v in settings.items() if k != RENAMED_FROM},
+                        placed)
         try:
-            views.append((name, parser.parse(view, secret_keys)))
+            views.append((name, _named(parser.parse(view, secret_keys), name, was)))
         except ConfigError as e:
             for problem in e.problems:
                 p.items.append(_relabel(fleet_backup.relabel(problem, name, settings), name,
@@ -97,6 +114,29 @@ def parse(raw: dict[str, Any], secret_keys: set[str] | None = None) -> FleetConf
     if p:
         raise ConfigError(p.items)
     return fleet_backup.with_password_keys(fleet, raw)
+
+
+def _renamed_from(key: str, name: str, was: Any, names: list[str]) -> list[str]:
+    """Problems of `renamedFrom` on box NAME (None: not renamed)."""
+    k = f"{key}.{RENAMED_FROM}"
+    if was is None:
+        return []
+    if not isinstance(was, str) or not BOX_NAME_RE.match(was):
+        return [f"{k}: {was!r} is not a box name ([a-z][a-z0-9-]{{0,30}}); set it to the name "
+                "the box had before the rename (`default` for a wpfleet:box stack)"]
+    if was == name:
+        return [f"{k}: {was!r} is the box's own name; remove renamedFrom"]
+    if was in names:
+        return [f"{k}: {was!r} is a box of this stack; renamedFrom names the box's previous "
+                "name, which no box may use any more (docs/operations.md, Renaming a box)"]
+    return []
+
+
+def _named(stack: StackConfig, name: str, was: Any) -> StackConfig:
+    """The box's view, knowing its name and the name it had (for preflight's ownership check)."""
+    box = dataclasses.replace(stack.box, name=name,
+                              renamed_from=was if isinstance(was, str) else None)
+    return dataclasses.replace(stack, box=box)
 
 
 def _place(p: Problems, raw: dict[str, Any], key: str,
@@ -196,6 +236,13 @@ def _across_boxes(p: Problems, fleet: FleetConfig,
                         p.add(f"{k}.domain", d, f"is already served by box {domains[d][0]} "
                               f"({domains[d][1]}); a domain lives on one box")
                     domains.setdefault(d, (name, k))
+    for name, st in fleet.boxes:
+        for (i, _), s in zip(placed["sites"][name], st.sites, strict=True):
+            used = names.get(s.renamed_from or "")
+            if used is not None and used[0] != name:
+                p.add(f"{NS}:sites[{i}].renamedFrom", s.renamed_from, f"is still used by "
+                      f"{used[1]} on box {used[0]}: renamedFrom names the site's previous "
+                      "name, which no site or backend may use any more")
 
 
 def _admin_password_names(p: Problems, raw: dict[str, Any], fleet: FleetConfig) -> None:

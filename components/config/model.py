@@ -59,6 +59,10 @@ class BoxConfig:
     min_free_disk_mb: int = 2048  # preflight fails below this free space on /var/lib/docker
     # with harden_ssh: sshd listens here too (and ufw allows it); the next `up` sets port to it
     new_port: int | None = None
+    # set by fleet.py, not read from the box's own keys: the box's name in the stack (`default`
+    # for `wpfleet:box`) and, after a rename, the name it had (`renamedFrom`, docs/operations.md)
+    name: str = "default"
+    renamed_from: str | None = None
 
     @property
     def local(self) -> bool:
@@ -141,6 +145,9 @@ class SiteConfig:
     wp_config: tuple[tuple[str, str | int | float | bool], ...] = ()  # extra wp-config constants
     cache: CacheConfig | None = None  # page cache for anonymous visitors (opt-in, see docs/cache.md)
     hsts: bool = True  # Strict-Transport-Security on the HTTPS vhost (tls sites)
+    # the site's previous name: its generated passwords are kept under the new name, so the
+    # copied volumes still open (the rename path of docs/operations.md)
+    renamed_from: str | None = None
 
     @property
     def ports(self) -> tuple[int, ...]:

@@ -209,9 +209,15 @@ def _site(p: Problems, i: int, raw: Any, image_defaults: dict[str, str] | None =
     unknown_keys(p, k, raw, {"name", "domain", "aliases", "port", "replicas", "tls", "sticky",
                              "wordpressImage", "mariadbImage", "memoryMb", "dbMemoryMb",
                              *SITE_INSTALL_KEYS, *SITE_KEYS,
-                             "cache", "hsts"})
+                             "cache", "hsts", "renamedFrom"})
     before = len(p.items)
     name = _name(p, k, raw)
+    renamed_from = take(p, k, raw, "renamedFrom", str)
+    if renamed_from is not None and not checks.SITE_NAME_RE.match(renamed_from):
+        p.add(f"{k}.renamedFrom", renamed_from, "must be the site's previous name "
+              "([a-z][a-z0-9-]{0,30})")
+    elif renamed_from is not None and renamed_from == name:
+        p.add(f"{k}.renamedFrom", renamed_from, "is the site's own name; remove renamedFrom")
     domain = take(p, k, raw, "domain", str, required=True)
     if domain is not None:
         checks.check_domain(p, f"{k}.domain", domain)
@@ -250,7 +256,8 @@ def _site(p: Problems, i: int, raw: Any, image_defaults: dict[str, str] | None =
                       wordpress_image=images["wordpressImage"],
                       mariadb_image=images["mariadbImage"],
                       memory_mb=memory["memoryMb"], db_memory_mb=memory["dbMemoryMb"],
-                      **site_install(p, k, raw), **extras, cache=cache, hsts=hsts)
+                      **site_install(p, k, raw), **extras, cache=cache, hsts=hsts,
+                      renamed_from=renamed_from)
 
 
 def _cache(p: Problems, k: str, raw: dict[str, Any] | None) -> CacheConfig | None:
@@ -436,6 +443,16 @@ def _cross_checks(p: Problems, stack: StackConfig, site_idx: list[int],
                   f"{ports[upstream_port]}: Apache would proxy this backend there; fix one of them")
         if b.port is not None:
             claim(ports, b.port, f"{k}.port", "a port")
+    renamed: dict[str, str] = {}
+    for i, s in zip(site_idx, stack.sites, strict=True):
+        if s.renamed_from is None:
+            continue
+        k = f"{NS}:sites[{i}].renamedFrom"
+        if s.renamed_from in names:
+            p.add(k, s.renamed_from, f"is still used by {names[s.renamed_from]}: renamedFrom "
+                  "names the site's previous name, which no site or backend may use any more")
+        else:
+            claim(renamed, s.renamed_from, k, "a previous name")
     if stack.tls_hosts and stack.acme.email is None:
         p.items.append(f"{NS}:acme.email: is required because sites or backends use tls: true "
                        f"(Let's Encrypt sends expiry notices there)")

@@ -13,7 +13,7 @@ from components.config import StackConfig
 from components.render.apache import certbot, vhost
 from components.render.backup import restic
 from components.render.box import basics
-from components.render.command import BoxCommand, as_root, script
+from components.render.command import BoxCommand, as_root, owned, script
 from components.render.wordpress import db, install, secrets, tools
 
 
@@ -37,4 +37,4 @@ def plan(stack: StackConfig) -> BoxPlan:
     return BoxPlan(files=files, commands=tuple(commands))
 
 
-__all__ = ["BoxCommand", "BoxPlan", "as_root", "plan", "script"]
+__all__ = ["BoxCommand", "BoxPlan", "as_root", "owned", "plan", "script"]

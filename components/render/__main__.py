@@ -33,10 +33,11 @@ from components.config import (
     FleetConfig,
     StackConfig,
     fleet_backup,
+    name_prefix,
     parse,
 )
 from components.config import fleet as config_fleet
-from components.render import BoxPlan, plan, stackfile, summary
+from components.render import BoxPlan, owned, plan, stackfile, summary
 from components.render.resource_plan import boxes as plan_boxes
 from components.render.resource_plan import dump as plan_dump
 from components.render.resource_plan import view as plan_view
@@ -90,22 +91,25 @@ def fleet_files(fleet: FleetConfig, resources: list[plan_dump.Resource]) -> dict
     """Every file of the render: flat for `wpfleet:box`, under <box>/ for `wpfleet:boxes`."""
     if fleet.legacy:
         stack = fleet.boxes[0][1]
-        files = box_files(plan(stack))
+        files = box_files(plan(stack), name_prefix(fleet.names[0]))
         files.update({rel: (text, 0o644) for rel, text in plan_view.files(resources, stack).items()})
         return files
     owner = plan_boxes.owners(resources, fleet)
     files = {}
     for name, stack in fleet.boxes:
         mine = [r for r in resources if owner.get(r.urn) == name]
-        files.update({f"{name}/{rel}": v for rel, v in box_files(plan(stack)).items()})
+        files.update({f"{name}/{rel}": v
+                      for rel, v in box_files(plan(stack), name_prefix(name)).items()})
         files.update({f"{name}/{rel}": (text, 0o644)
                       for rel, text in plan_view.files(mine, stack).items()})
     return files
 
 
-def box_files(box_plan: BoxPlan) -> dict[str, tuple[str, int]]:
+def box_files(box_plan: BoxPlan, prefix: str = "") -> dict[str, tuple[str, int]]:
+    """The files and scripts of one box; each script as its resource runs it (PREFIX + name:
+    the owner its stamps name, components/render/command.py `owned`)."""
     files = {path.lstrip("/"): (text, 0o644) for path, text in box_plan.files.items()}
-    for cmd in box_plan.commands:
+    for cmd in (owned(c, prefix + c.name) for c in box_plan.commands):
         files[f"commands/{cmd.name}.sh"] = (cmd.create, 0o755)
         if cmd.update is not None and cmd.update != cmd.create:
             files[f"commands/{cmd.name}.update.sh"] = (cmd.update, 0o755)

@@ -14,7 +14,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.apache_balancer import ApacheBalancer, ApacheBalancerArgs
 from components.box import Box, BoxArgs
 from components.config import parse
-from components.render import as_root
+from components.render import as_root, owned
 from components.render.apache import vhost as apache
 from tests.harness import BASE_CONFIG, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
 
@@ -70,7 +70,7 @@ def test_commands_run_the_rendered_scripts_with_update_and_delete() -> None:
     graph, _ = build(BASE_CONFIG)
     stack = parse(copy.deepcopy(BASE_CONFIG))
     blog = stack.sites[0]
-    spec = apache.conf_command(stack, blog)
+    spec = owned(apache.conf_command(stack, blog), "apache-conf-blog")
     sudo = stack.box.user != "root"
     rec = graph.get("apache-conf-blog").inputs
     assert rec["create"] == as_root(spec.create, sudo)

@@ -10,7 +10,7 @@ import pytest
 
 from components.backup import stdin_text
 from components.config import ConfigError, SiteConfig, parse
-from components.render import as_root
+from components.render import as_root, owned
 from components.render.backup.restic import install
 from components.render.backup.restic import site as site_command
 from tests.harness import BASE_CONFIG, SECRETS, Graph, Rec, run_stack
@@ -50,7 +50,7 @@ def test_one_install_and_one_entry_per_site_under_the_backup_component(graph: Gr
     assert inst.parent_urn == comp.urn
     backup = parse(with_backup()).backup
     assert backup is not None
-    assert inst.inputs["create"] == as_root(install(backup).create, sudo=True)
+    assert inst.inputs["create"] == as_root(owned(install(backup), "backup-install").create, sudo=True)
     # the install waits for the box preflight; each site entry waits for the install
     assert graph.get("box-preflight", REMOTE).urn in inst.deps
     for name in ("blog", "shop"):

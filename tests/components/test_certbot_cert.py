@@ -17,7 +17,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.box import Box, BoxArgs
 from components.certbot_cert import CertbotCert, CertbotCertArgs
 from components.config import parse
-from components.render import as_root
+from components.render import as_root, owned
 from components.render.apache import certbot
 from tests.harness import BASE_CONFIG, HOST_KEY, SECRETS, FakeCloud, Graph, RecordingMonitor, run_stack
 
@@ -78,7 +78,7 @@ def test_command_runs_the_rendered_script() -> None:
     graph, _ = build(CONFIG)
     stack = parse(copy.deepcopy(CONFIG))
     blog = next(h for h in stack.tls_hosts if h.name == "blog")
-    spec = certbot.cert_command(stack, blog)
+    spec = owned(certbot.cert_command(stack, blog), "cert-blog")
     cmd = graph.get("cert-blog").inputs
     # root login: the script runs directly under bash (the Box wraps it)
     assert "certbot certonly --webroot" in cmd["create"]

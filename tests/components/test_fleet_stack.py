@@ -187,11 +187,11 @@ def test_moving_a_site_keeps_its_passwords_and_touches_no_other_site(graph: Grap
 
 def test_each_box_runs_exactly_its_rendered_commands_under_its_prefix(graph: Graph) -> None:
     from components.config.fleet import parse
-    from components.render import as_root, plan
+    from components.render import as_root, owned, plan
 
     fleet = parse(fleet_config())
     for b, pre in PREFIX.items():
-        rendered = {pre + c.name: c for c in plan(fleet.box(b)).commands}
+        rendered = {pre + c.name: owned(c, pre + c.name) for c in plan(fleet.box(b)).commands}
         ran = {r.name: r for r in graph.of_type(COMMAND) if where(graph, r) == b}
         assert set(ran) == set(rendered), b
         for name, spec in rendered.items():

@@ -80,7 +80,8 @@ def test_every_known_key_is_in_docs_config_md(monkeypatch: pytest.MonkeyPatch) -
     missing = [f"{section}.{key}" for section, keys in sorted(seen.items()) for key in sorted(keys)
                if not re.search(rf"`(?:[\w:]+[.:])?{re.escape(key)}`", text)]
     # the boxes form's own keys: each box's sections and an entry's `box`
-    missing += [f"wpfleet:boxes.NAME.{key}" for key in config_fleet.BOX_SECTIONS
+    missing += [f"wpfleet:boxes.NAME.{key}" for key in (*config_fleet.BOX_SECTIONS,
+                                                        config_fleet.RENAMED_FROM)
                 if f"`{key}`" not in text]
     missing += [f"wpfleet:boxes.NAME.{key}" for key in config_fleet.BOX_OVERRIDES
                 if f"boxes.NAME.{key}" not in text]

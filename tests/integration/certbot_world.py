@@ -153,7 +153,7 @@ def make_world() -> Iterator[World]:
         (base / "xdg/letsencrypt/cli.ini").write_text(
             f"work-dir = {base}/certbot-work\nlogs-dir = {base}/certbot-logs\n")
         env = {**apache.env, "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
-               "XDG_CONFIG_HOME": str(base / "xdg")}
+               "XDG_CONFIG_HOME": str(base / "xdg"), "WPFLEET_OWNERS": str(base / "owners")}
         w = World(base=base, out=base / "out", stack_file=base / "Pulumi.test.yaml",
                   pebble=pebble, apache=apache, env=env)
         w.render(SITES)

@@ -264,8 +264,8 @@ def test_preflight_accepts_ports_held_by_our_own_containers_only(dockerd: Path, 
 
     held = run()
     assert held.returncode == 1
-    assert "port 27812 (wpfleet:sites[0].port+1, for wpfleet-blog-wp-1) is used by docker-proxy" \
-        in held.stderr, held.stderr
+    assert "port 27812 (wpfleet:sites[0].port+1, for wpfleet-blog-wp-1) is published by the " \
+        "container someone-else" in held.stderr, held.stderr
     assert "27811" not in held.stderr  # replica 0's own container holds it
     subprocess.run([*dk, "rm", "-f", "someone-else"], check=True, capture_output=True, timeout=60)
     done = run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from components.config import parse
-from components.render import as_root, plan
+from components.render import as_root, owned, plan
 from tests.harness import BASE_CONFIG, run_stack
 
 FULL = copy.deepcopy(BASE_CONFIG)
@@ -20,7 +20,8 @@ def test_every_rendered_command_is_a_resource_with_that_script() -> None:
     stack = parse(copy.deepcopy(FULL))
     graph = run_stack(FULL, secrets=FULL_SECRETS)
     resources = {r.name: r for r in graph.of_type("command:remote:Command")}
-    rendered = {c.name: c for c in plan(stack).commands}
+    # as its resource runs it: with the owner stamps of a resource of that name
+    rendered = {c.name: owned(c, c.name) for c in plan(stack).commands}
     assert set(resources) == set(rendered)
     assert {"box-preflight", "box-firewall", "box-ssh", "box-duckdns", "box-boot", "apache-install",
             "apache-acme", "apache-conf-blog", "apache-conf-api", "cert-blog", "cert-api"} <= set(rendered)

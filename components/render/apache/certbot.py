@@ -234,8 +234,10 @@ def cert_command(stack: StackConfig, host: SiteConfig | BackendConfig) -> BoxCom
                     + _FORGET_SERVED)
     # Changed aliases re-run `update` (= create) in place, which expands the same lineage. A new
     # primary domain is a new --cert-name, i.e. a different certificate: replace instead.
+    # owns the lineage (--cert-name is the domain), not its name: a renamed site's cert-<new>
+    # takes it over, and cert-<old>'s delete then keeps (never revokes) it
     return BoxCommand(name=command_name(host), create=create, update=create, delete=delete,
-                      triggers=(host.domain,))
+                      triggers=(host.domain,), owns=f"cert-{host.domain}")
 
 
 def files(stack: StackConfig) -> dict[str, str]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import shlex
 from textwrap import dedent
 
-from components.config import StackConfig
-from components.render.command import BoxCommand, script
+from components.config import DEFAULT_BOX, StackConfig, name_prefix
+from components.render.command import OWNERS_DIR, BoxCommand, script
 from components.render.constants import APT_GET
 
 # Programs that may already hold Apache's ports: Apache itself (Debian and RHEL names).
@@ -166,8 +166,33 @@ def preflight(stack: StackConfig) -> BoxCommand:
           done
         done
         # loopback ports the containers will publish: free, or held by that very container
+        published=$(cat <<'WPFLEET_PORTS'
+        %(published)sWPFLEET_PORTS
+        )
+        wanted=$(awk '{ print $2 }' <<<"$published")
         while read -r port container key; do
           [ -n "$port" ] || continue
+          other=""
+          if [ "$docker_ok" = 1 ]; then
+            other=$("$DOCKER" ps --filter "publish=$port" --format '{{.Names}}' 2>/dev/null \
+              | grep -vx -- "$container" | head -n 1 || true)
+          fi
+          if [ -n "$other" ] && grep -qx -- "$other" <<<"$wanted"; then
+            problems+=("port $port ($key, for $container) is held by $other, which this config"\
+" moves to another port: Pulumi may create $container first; change the two in separate runs of pulumi up")
+            continue
+          elif [ -n "$other" ] && [[ $other == wpfleet-* ]]; then
+            # Pulumi deletes what left the config only after creating what is new
+            problems+=("port $port ($key, for $container) is held by $other, which is no longer"\
+" in this config (a renamed or removed site or backend): it is deleted only after $container"\
+" is created; stop it first (touch /run/wpfleet/hold/$other; docker stop $other: docs/operations.md,"\
+" Renaming a site) or give $container another port")
+            continue
+          elif [ -n "$other" ]; then
+            problems+=("port $port ($key, for $container) is published by the container $other:"\
+" stop it or choose another port")
+            continue
+          fi
           listening=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
           [ -n "$listening" ] || continue
           if [ "$docker_ok" = 1 ] && "$DOCKER" ps --filter "publish=$port" --format '{{.Names}}' \
@@ -178,8 +203,8 @@ def preflight(stack: StackConfig) -> BoxCommand:
             | sort -u | tr '\\n' ' ' || true)
           problems+=("port $port ($key, for $container) is used by ${holders:-another process}:"\
 " stop that program or choose another port")
-        done <<'WPFLEET_PORTS'
-        %(published)sWPFLEET_PORTS
+        done <<<"$published"
+        %(owners)s
         disk_dir=/var/lib/docker
         [ -d "$disk_dir" ] || disk_dir=/
         free_mb=$(df -Pm "$disk_dir" | awk 'NR == 2 { print $4 }')
@@ -198,9 +223,43 @@ def preflight(stack: StackConfig) -> BoxCommand:
                 "min_mb": stack.box.min_free_disk_mb,
                 "docker_user": _docker_user(stack),
                 "published": "".join(f"{port} {name} {key}\n" for port, name, key
-                                     in published_ports(stack))}
+                                     in published_ports(stack)),
+                "owners": _owner_check(stack)}
     # A changed threshold or port re-runs the check in place (update), never deletes anything.
     return BoxCommand(name="box-preflight", create=script(body), update=script(body))
+
+
+def _owner_check(stack: StackConfig) -> str:
+    """Shell: a problem when the box-wide commands on the box belong to another box name.
+
+    A box renamed without `renamedFrom` would get its box-wide commands created again under
+    the new names and every Docker resource replaced (a new provider): stopped here, before
+    anything is created. The owner stamps (render/command.py `owned`) name each one's owner,
+    e.g. `box-keeper` (box default) or `web1-box-keeper` (box web1).
+    """
+    name, was = stack.box.name, stack.box.renamed_from
+    prefixes = [name_prefix(name)] + ([] if was is None else [name_prefix(was)])
+    key = f"wpfleet:boxes.{name}.renamedFrom"
+    if name == DEFAULT_BOX:
+        key += " (wpfleet:box.renamedFrom in a wpfleet:box stack)"
+    return dedent("""\
+        # the box-wide commands on the box belong to this box, or to the one it was renamed from
+        owners=%(dir)s
+        allowed=(%(prefixes)s)
+        for stamp in "$owners"/box-*; do
+          [ -f "$stamp" ] || continue
+          what=${stamp##*/}; owner=$(cat "$stamp" 2>/dev/null || true)
+          [[ $owner == *"$what" ]] || continue
+          ok=0; for pre in "${allowed[@]}"; do [ "$owner" != "$pre$what" ] || ok=1; done
+          [ "$ok" = 0 ] || continue
+          other=${owner%%"$what"}; other=${other%%-}; other=${other:-%(default)s}
+          problems+=("this box was set up as the box $other ($what belongs to $owner): if you"\
+" renamed that box to %(name)s, set %(key)s: $other so its resources are renamed, not created"\
+" again and deleted (docs/operations.md, Renaming a box); if another box or stack manages"\
+" this server, point %(name)s at another host")
+          break
+        done""") % {"dir": OWNERS_DIR, "prefixes": " ".join(shlex.quote(p) or "''" for p in prefixes),
+                    "default": DEFAULT_BOX, "name": name, "key": key}
 
 
 def boot(stack: StackConfig) -> BoxCommand:
