@@ -7,6 +7,7 @@ emulates the engine's `additionalSecretOutputs`, which the stock mock ignores.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -203,12 +204,25 @@ def run_stack(config: dict[str, Any], secrets: dict[str, str] | None = None,
         return _resolve(outputs, resolved)
 
     try:
+        _ensure_event_loop()
         mocks.set_mocks(cloud, project="wpfleet", stack="test", preview=preview,
                         monitor=monitor)
         mocks._sync_await(run_pulumi_func(program))
     finally:
         pulumi.export = original_export  # type: ignore[assignment]
     return Graph(resources=monitor.records, outputs=resolved)
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi's mocks create futures on the current loop: a test that ran `asyncio.run()` before
+    (it closes its loop and leaves none set) would make every later run_stack fail."""
+    try:
+        loop = asyncio.get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 async def _resolve(outputs: dict[str, Any], into: dict[str, Any]) -> None:
