@@ -5,27 +5,11 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.harness import BASE_CONFIG
-
-TESTS = Path(__file__).resolve().parent
-# Folders whose tests share one thing that cannot be shared across processes: tests/e2e the one
-# test box (its network namespace, address and stacks) and the steps of a scenario, run in order;
-# tests/integration fixed loopback ports. Under pytest-xdist with --dist loadgroup (.ci/run) each
-# folder runs whole, in order, on one worker, beside the others; the unit tests fill in around them.
-SERIAL_GROUPS = ("e2e", "integration")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        parts = item.path.resolve().relative_to(TESTS).parts
-        if parts and parts[0] in SERIAL_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(parts[0]))
 
 
 @pytest.fixture(scope="session", autouse=True)
