@@ -170,6 +170,9 @@ class BackendConfig:
     container_port: int | None = None  # port inside the container (defaults to `port`)
     env: tuple[tuple[str, str], ...] = ()  # plain environment for the container
     secret_env: tuple[str, ...] = ()  # names read from wpfleet:backendSecrets[name]
+    # names read from there too, given to the container as files: /run/secrets/NAME, with
+    # NAME_FILE=/run/secrets/NAME in its environment (render/box/backend_secrets.py)
+    secret_files: tuple[str, ...] = ()
     memory_mb: int = 256
     # the site whose `domain` this backend shares: its `path` is then a route inside that site's
     # vhosts (the rest of the domain stays WordPress); tls follows the site's, no conf or
@@ -179,6 +182,11 @@ class BackendConfig:
     @property
     def domains(self) -> tuple[str, ...]:
         return (self.domain,)
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Every name this backend reads from wpfleet:backendSecrets (env first, then files)."""
+        return self.secret_env + self.secret_files
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ from components.config.wp import SITE_KEYS, site_extras
 
 NS = "wpfleet"
 BACKEND_KEYS = ("name", "domain", "path", "upstream", "tls", "image", "port", "containerPort",
-                "env", "secretEnv", "memoryMb")
+                "env", "secretEnv", "secretFiles", "memoryMb")
 # WordPress nonces live 12-24 h: a page cached for at most 12 h still carries valid ones
 MAX_CACHE_TTL = 43200
 COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\*?$")
@@ -341,8 +341,17 @@ def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
     for j, key in enumerate(secret_env):
         if not isinstance(key, str) or not checks.ENV_NAME_RE.match(key):
             p.add(f"{k}.secretEnv[{j}]", key, "is not a valid environment variable name")
-    if (env or secret_env) and image is None:
-        p.items.append(f"{k}: env and secretEnv only apply with image")
+    secret_files = take(p, k, raw, "secretFiles", list, [])
+    for j, key in enumerate(secret_files):
+        if not isinstance(key, str) or not checks.ENV_NAME_RE.match(key):
+            p.add(f"{k}.secretFiles[{j}]", key, "is not a valid environment variable name")
+        elif key in secret_env or key in env or f"{key}_FILE" in env:
+            p.add(f"{k}.secretFiles[{j}]", key, "is also in secretEnv or env (as itself or "
+                  f"{key}_FILE): give each name one way in")
+        elif secret_files.index(key) != j:
+            p.add(f"{k}.secretFiles[{j}]", key, "is listed twice")
+    if (env or secret_env or secret_files) and image is None:
+        p.items.append(f"{k}: env, secretEnv and secretFiles only apply with image")
     memory = take(p, k, raw, "memoryMb", int, 256)
     if not 32 <= memory <= 65536:
         p.add(f"{k}.memoryMb", memory, "must be between 32 and 65536 (megabytes)")
@@ -354,7 +363,7 @@ def _backend(p: Problems, i: int, raw: Any, sites: tuple[SiteConfig, ...] = ()
                          tls=site.tls if site is not None else (True if tls is None else tls),
                          image=image, port=port, container_port=cport, memory_mb=memory,
                          env=tuple((str(a), _env_str(b)) for a, b in env.items()),
-                         secret_env=tuple(secret_env),
+                         secret_env=tuple(secret_env), secret_files=tuple(secret_files),
                          site=site.name if site is not None else None)
 
 

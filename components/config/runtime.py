@@ -58,7 +58,7 @@ def read_secrets(stack: StackConfig, raw: dict[str, Any]) -> Secrets:
         ssh_private_key=None if stack.box.local else cfg.require_secret("sshPrivateKey"),
         duckdns_token=cfg.require_secret("duckdnsToken") if stack.duckdns else None,
         backend_secrets=cfg.get_secret_object("backendSecrets")
-        if any(b.secret_env for b in stack.backends) else None,
+        if any(b.secret_names for b in stack.backends) else None,
         admin_passwords=_admin_passwords(cfg, raw.get(ADMIN_PASSWORDS_KEY)),
         # shared by the boxes without their own wpfleet:resticPasswords.<box>
         restic_password=cfg.require_secret(RESTIC_PASSWORD_KEY) if stack.backup and (

@@ -32,7 +32,7 @@ from components.config.model import (
 def missing_secrets(stack: StackConfig, present: Collection[str]) -> list[str]:
     """A problem for each secret this stack needs but `present` lacks (`up` and render alike)."""
     needed = ((SSH_KEY_KEY, not stack.box.local), (DUCKDNS_TOKEN_KEY, stack.duckdns is not None),
-              (BACKEND_SECRETS_KEY, any(b.secret_env for b in stack.backends)),
+              (BACKEND_SECRETS_KEY, any(b.secret_names for b in stack.backends)),
               # with resticPasswords, fleet_backup.missing_passwords checks each box
               (RESTIC_PASSWORD_KEY, stack.backup is not None
                and RESTIC_PASSWORDS_KEY not in present),
@@ -50,9 +50,9 @@ def set_secret_hint(stack: StackConfig | None, key: str, value: Any = None) -> s
         source = " < KEY_FILE" if key == SSH_KEY_KEY else ""
         return f"pulumi config set --secret {NAMESPACE}:{key}{source}"
     entry = MAP_SECRET_KEYS[key]
-    b = next((b for b in stack.backends if b.secret_env), None) if stack else None
+    b = next((b for b in stack.backends if b.secret_names), None) if stack else None
     if key == BACKEND_SECRETS_KEY and b:
-        entry = f"{b.name}.{b.secret_env[0]}"
+        entry = f"{b.name}.{b.secret_names[0]}"
     return set_path_hint(f"{NAMESPACE}:{key}.{entry}")
 
 
@@ -66,8 +66,9 @@ def set_path_hint(path: str) -> str:
     return f"pulumi config set --secret --path '{path}'{source}"
 
 
-def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
-    """`K=V` for the backend's `secretEnv` names, from `wpfleet:backendSecrets`.
+def backend_secret_values(backend: BackendConfig, secrets: Any) -> dict[str, str]:
+    """NAME -> value for each of the backend's `secretEnv` and `secretFiles` names, from
+    `wpfleet:backendSecrets`.
 
     The documented shape is `{backend-name: {NAME: value}}`; a flat `{NAME: value}` already
     selected for this backend is accepted too.
@@ -76,14 +77,21 @@ def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
         secrets = {}
     scoped = secrets.get(backend.name)
     values = scoped if isinstance(scoped, dict) else secrets
-    missing = [k for k in backend.secret_env if k not in values]
+    missing = [k for k in backend.secret_names if k not in values]
     if missing:
         # names only: never the values
+        where = "secretEnv" if missing[0] in backend.secret_env else "secretFiles"
         raise pulumi.RunError(
             f"wpfleet:backendSecrets.{backend.name}: missing {', '.join(missing)} listed in "
-            f"wpfleet:backends[{backend.name}].secretEnv; set them with `pulumi config set "
+            f"wpfleet:backends[{backend.name}].{where}; set them with `pulumi config set "
             f"--secret --path 'wpfleet:backendSecrets.{backend.name}.{missing[0]}'` (it asks "
             "for the value)")
+    return {k: str(values[k]) for k in backend.secret_names}
+
+
+def secret_env_values(backend: BackendConfig, secrets: Any) -> list[str]:
+    """`K=V` for the backend's `secretEnv` names (its container's environment)."""
+    values = backend_secret_values(backend, secrets)
     return [f"{k}={values[k]}" for k in backend.secret_env]
 
 
@@ -91,4 +99,5 @@ def needs_smtp_password(stack: StackConfig) -> bool:
     return any(s.smtp is not None and s.smtp.user is not None for s in stack.sites)
 
 
-__all__ = ["missing_secrets", "needs_smtp_password", "secret_env_values", "set_path_hint", "set_secret_hint"]
+__all__ = ["backend_secret_values", "missing_secrets", "needs_smtp_password", "secret_env_values",
+           "set_path_hint", "set_secret_hint"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from components.config import StackConfig
 from components.render.apache import certbot, vhost
 from components.render.backup import restic
-from components.render.box import basics
+from components.render.box import backend_secrets, basics
 from components.render.command import BoxCommand, as_root, owned, script
 from components.render.wordpress import db, install, secrets, tools
 
@@ -27,7 +27,7 @@ def plan(stack: StackConfig) -> BoxPlan:
     """Everything the stack puts on the box, in the order the stack applies it."""
     files: dict[str, str] = {}
     commands: list[BoxCommand] = []
-    for module in (basics, secrets, db, install, vhost, certbot, tools, restic):
+    for module in (basics, secrets, db, install, vhost, certbot, tools, restic, backend_secrets):
         files.update(module.files(stack))
         commands.extend(module.commands(stack))
     names = [c.name for c in commands]

@@ -35,7 +35,7 @@ from components.config import (
     missing_secrets,
     set_path_hint,
 )
-from components.config.secrets import secret_env_values
+from components.config.secrets import backend_secret_values
 
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 _BOOL = "tag:yaml.org,2002:bool"
@@ -235,7 +235,7 @@ def secret_problems(sf: StackFile, stack: StackConfig) -> list[str]:
     if isinstance(secrets, dict) and not is_secure(secrets):  # names are visible, values not
         for b in stack.backends:
             try:
-                secret_env_values(b, secrets)
+                backend_secret_values(b, secrets)
             except pulumi.RunError as e:
                 problems.append(sf.locate(str(e)))
     return problems

@@ -152,7 +152,7 @@ def program_config(sf: StackFile, stack: StackConfig) -> tuple[dict[str, str], l
     secret: list[str] = []
     for name, value in sf.raw.items():
         if name == BACKEND_SECRETS_KEY and is_secure(value):  # one encrypted blob: names unseen
-            value = {b.name: dict.fromkeys(b.secret_env, MASKED) for b in stack.backends}
+            value = {b.name: dict.fromkeys(b.secret_names, MASKED) for b in stack.backends}
         values[f"{NAMESPACE}:{name}"] = _config_string(_masked(value))
         if name in sf.secret_keys:
             secret.append(f"{NAMESPACE}:{name}")
