@@ -19,18 +19,18 @@ not each file: a rotated value is written by a rename in the directory, which th
 container sees at once (a backend that reads the file only when it starts needs a restart:
 docs/operations.md, "Rotating secrets").
 
-The script checks that stdin holds exactly the expected names before writing anything, writes a
-file only when its content changed (atomically), removes files no longer listed, prints the names
-it wrote, and its delete removes the backend's directory.
+The script is the sites' own (render/secret_files.py: nothing written unless stdin holds exactly
+the expected names, a file rewritten only when its content changed, atomically, files no longer
+listed removed); its delete removes the backend's directory.
 """
 
 from __future__ import annotations
 
 import shlex
-from textwrap import dedent
 
 from components.config import BackendConfig, StackConfig
 from components.render.command import BoxCommand, script
+from components.render.secret_files import delete_body, writer_body
 
 TOP = "/etc/wpfleet/backend-secrets"
 IN_CONTAINER = "/run/secrets"
@@ -62,66 +62,17 @@ def stdin_text(backend: BackendConfig, values: dict[str, str]) -> str:
     return "".join(lines)
 
 
-_BODY = dedent("""\
-    TAG=%(tag)s
-    R=${WPFLEET_ROOT:-}  # tests write under a scratch root; on the box: /
-    TOP="$R"%(top)s
-    DIR="$R"%(dir)s
-    umask 077
-    declare -A want=(%(want)s) value=()
-    # read every line first: nothing is written unless exactly the expected names came
-    while IFS= read -r line || [ -n "$line" ]; do
-      [ -n "$line" ] || continue
-      key=${line%%%%=*}
-      if ! [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ "$key" = "$line" ] \\
-          || [ -z "${want[$key]:-}" ]; then
-        echo "$TAG: a line on stdin is not one of this backend's secretFiles (not shown)" >&2
-        exit 1
-      fi
-      [ -n "${line#*=}" ] || { echo "$TAG: $key is empty on stdin" >&2; exit 1; }
-      value[$key]=${line#*=}
-    done
-    for key in "${!want[@]}"; do
-      [ -n "${value[$key]:-}" ] || { echo "$TAG: no $key on stdin" >&2; exit 1; }
-    done
-    mkdir -p "$TOP" "$DIR"
-    chown 0:0 "$TOP" "$DIR"; chmod 0700 "$TOP"; chmod 0755 "$DIR"
-    rm -f "$DIR"/.tmp.*  # left by an interrupted run
-    changed=0
-    for key in $(printf '%%s\\n' "${!want[@]}" | sort); do
-      dest="$DIR/$key"
-      tmp=$(mktemp "$DIR/.tmp.XXXXXX")  # 0600 root from the start, same directory
-      printf '%%s' "${value[$key]}" > "$tmp"  # a builtin: the value is on no argv
-      chown 0:0 "$tmp"; chmod 0444 "$tmp"
-      if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
-        rm -f "$tmp"; chown 0:0 "$dest"; chmod 0444 "$dest"
-      else
-        mv -f "$tmp" "$dest"; echo "$TAG: wrote $key"; changed=1
-      fi
-    done
-    for f in "$DIR"/*; do
-      key=${f#"$DIR/"}
-      if [ -e "$f" ] && [ -z "${want[$key]:-}" ]; then
-        rm -rf "$f"; echo "$TAG: removed $key (no longer in secretFiles)"; changed=1
-      fi
-    done
-    [ "$changed" = 1 ] || echo "$TAG: the backend's secret files are up to date; no change"
-    """)
-
-_DELETE = dedent("""\
-    R=${WPFLEET_ROOT:-}
-    DIR="$R"%(dir)s
-    if [ -e "$DIR" ]; then rm -rf "$DIR"; echo "%(tag)s: removed %(shown)s"; fi
-    """)
-
-
 def secrets_command(backend: BackendConfig) -> BoxCommand:
     """Writes the backend's secret files; its container depends on it."""
-    tag = command_name(backend)
-    fill = {"tag": shlex.quote(tag), "top": shlex.quote(TOP), "dir": shlex.quote(box_dir(backend)),
-            "shown": box_dir(backend), "want": " ".join(f"[{k}]=1" for k in backend.secret_files)}
-    return BoxCommand(name=tag, create=script(_BODY % fill), update=script(_BODY % fill),
-                      delete=script(_DELETE % fill))
+    tag, quoted_dir = command_name(backend), shlex.quote(box_dir(backend))
+    body = writer_body(
+        tag=shlex.quote(tag), top=shlex.quote(TOP), dir=quoted_dir, keys=list(backend.secret_files),
+        key_re="^[A-Za-z_][A-Za-z0-9_]*$", whose="this backend's secretFiles",
+        setup='mkdir -p "$TOP" "$DIR"\nchown 0:0 "$TOP" "$DIR"; chmod 0700 "$TOP"; chmod 0755 "$DIR"',
+        tmp_globs='"$DIR"/.tmp.*', mode="mode=0444 group=0", file_globs='"$DIR"/*',
+        why_removed="no longer in secretFiles", whose_files="the backend's secret files")
+    delete = delete_body(tag=shlex.quote(tag), dir=quoted_dir, shown=box_dir(backend))
+    return BoxCommand(name=tag, create=script(body), update=script(body), delete=script(delete))
 
 
 def files(stack: StackConfig) -> dict[str, str]:

@@ -40,6 +40,7 @@ from textwrap import dedent
 
 from components.config import SiteConfig, StackConfig
 from components.render.command import BoxCommand, script
+from components.render.secret_files import delete_body, writer_body
 
 SECRETS_DIR = "/etc/wpfleet/secrets"  # noqa: S105 - a path, not a secret
 IN_CONTAINER = "/run/secrets/wpfleet"  # where both kinds of container mount their directory
@@ -106,71 +107,28 @@ def as_db_root(command: str) -> str:
             f'|| printf %s "${{MARIADB_ROOT_PASSWORD:-}}") exec {command}')
 
 
-_BODY = dedent("""\
-    TAG=%(tag)s
-    R=${WPFLEET_ROOT:-}  # tests write under a scratch root; on the box: /
-    TOP="$R"%(top)s
-    DIR="$R"%(dir)s
-    umask 077
-    declare -A want=(%(want)s) value=()
-    # read every line first: nothing is written unless exactly the expected names came
-    while IFS= read -r line || [ -n "$line" ]; do
-      [ -n "$line" ] || continue
-      key=${line%%%%=*}
-      if ! [[ $key =~ ^(db|wordpress)/[A-Z_]+$ ]] || [ "$key" = "$line" ] \\
-          || [ -z "${want[$key]:-}" ]; then
-        echo "$TAG: a line on stdin is not one of this site's secrets (not shown)" >&2; exit 1
-      fi
-      [ -n "${line#*=}" ] || { echo "$TAG: $key is empty on stdin" >&2; exit 1; }
-      value[$key]=${line#*=}
-    done
-    for key in "${!want[@]}"; do
-      [ -n "${value[$key]:-}" ] || { echo "$TAG: no $key on stdin" >&2; exit 1; }
-    done
+_SETUP = dedent("""\
     # directories: root-only above the mounted ones; the replicas' readable by gid %(gid)s
     mkdir -p "$TOP" "$DIR/db" "$DIR/wordpress"
     chmod 0700 "$TOP" "$DIR" "$DIR/db"
     chown 0:0 "$TOP" "$DIR" "$DIR/db"
     chown 0:%(gid)s "$DIR/wordpress"; chmod 0750 "$DIR/wordpress"
-    rm -f "$DIR"/db/.tmp.* "$DIR"/wordpress/.tmp.*  # left by an interrupted run
-    changed=0
-    for key in $(printf '%%s\\n' "${!want[@]}" | sort); do
-      case "$key" in db/*) mode=0400 group=0 ;; *) mode=0440 group=%(gid)s ;; esac
-      dest="$DIR/$key"
-      tmp=$(mktemp "${dest%%/*}/.tmp.XXXXXX")  # 0600 root from the start, same directory
-      printf '%%s' "${value[$key]}" > "$tmp"  # a builtin: the value is on no argv
-      chown "0:$group" "$tmp"; chmod "$mode" "$tmp"
-      if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
-        rm -f "$tmp"; chown "0:$group" "$dest"; chmod "$mode" "$dest"
-      else
-        mv -f "$tmp" "$dest"; echo "$TAG: wrote $key"; changed=1
-      fi
-    done
-    for f in "$DIR"/db/* "$DIR"/wordpress/*; do
-      key=${f#"$DIR/"}
-      if [ -e "$f" ] && [ -z "${want[$key]:-}" ]; then
-        rm -rf "$f"; echo "$TAG: removed $key (no longer used)"; changed=1
-      fi
-    done
-    [ "$changed" = 1 ] || echo "$TAG: the site's secret files are up to date; no change"
-    """)
-
-_DELETE = dedent("""\
-    R=${WPFLEET_ROOT:-}
-    DIR="$R"%(dir)s
-    if [ -e "$DIR" ]; then rm -rf "$DIR"; echo "%(tag)s: removed %(shown)s"; fi
-    """)
+    """).rstrip("\n") % {"gid": WWW_DATA_GID}
 
 
 def secrets_command(site: SiteConfig) -> BoxCommand:
     """Writes the site's secret files; its containers and `db-user-<site>` depend on it."""
     tag = command_name(site)
     keys = [*(f"db/{n}" for n in DB_FILES), *(f"wordpress/{n}" for n in wordpress_files(site))]
-    fill = {"tag": shlex.quote(tag), "top": shlex.quote(SECRETS_DIR),
-            "dir": shlex.quote(site_dir(site)), "gid": WWW_DATA_GID, "shown": site_dir(site),
-            "want": " ".join(f"[{k}]=1" for k in keys)}
-    return BoxCommand(name=tag, create=script(_BODY % fill), update=script(_BODY % fill),
-                      delete=script(_DELETE % fill))
+    body = writer_body(
+        tag=shlex.quote(tag), top=shlex.quote(SECRETS_DIR), dir=shlex.quote(site_dir(site)),
+        keys=keys, key_re="^(db|wordpress)/[A-Z_]+$", whose="this site's secrets", setup=_SETUP,
+        tmp_globs='"$DIR"/db/.tmp.* "$DIR"/wordpress/.tmp.*',
+        mode=f'case "$key" in db/*) mode=0400 group=0 ;; *) mode=0440 group={WWW_DATA_GID} ;; esac',
+        file_globs='"$DIR"/db/* "$DIR"/wordpress/*', why_removed="no longer used",
+        whose_files="the site's secret files")
+    delete = delete_body(tag=shlex.quote(tag), dir=shlex.quote(site_dir(site)), shown=site_dir(site))
+    return BoxCommand(name=tag, create=script(body), update=script(body), delete=script(delete))
 
 
 def files(stack: StackConfig) -> dict[str, str]:
