@@ -32,6 +32,20 @@ def script(body: str) -> str:
     return "#!/bin/bash\nset -euo pipefail\n" + body.lstrip("\n")
 
 
+def put_function(tag: str) -> str:
+    """`changed=0` and a bash `put DEST MODE` that writes stdin to DEST only if it differs,
+    atomically, then says `TAG: wrote DEST` and sets changed=1 (the box's unit installers)."""
+    return (
+        "changed=0\n"
+        "# put DEST MODE: write stdin to DEST only if it differs (idempotent, atomic)\n"
+        "put() {\n"
+        '  local tmp; tmp=$(mktemp "$1.XXXXXX")\n'
+        '  cat >"$tmp"; chmod "$2" "$tmp"\n'
+        '  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 0; fi\n'
+        f'  mv -f "$tmp" "$1"; echo "{tag}: wrote $1"; changed=1\n'
+        "}\n")
+
+
 # Where owner stamps live: one file per owned thing, holding the resource name that owns it.
 OWNERS_DIR = "${WPFLEET_OWNERS:-${WPFLEET_ETC:-/etc/wpfleet}/owners}"
 _HEADER = "#!/bin/bash\nset -euo pipefail\n"

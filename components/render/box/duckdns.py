@@ -10,7 +10,7 @@ import shlex
 from textwrap import dedent
 
 from components.config import DUCKDNS_TOKEN_KEY, DuckDnsConfig, StackConfig
-from components.render.command import BoxCommand, script
+from components.render.command import BoxCommand, put_function, script
 
 UPDATER = "/usr/local/lib/wpfleet/duckdns-update"
 TOKEN_FILE = "/etc/wpfleet/duckdns.token"  # noqa: S105 - a path, not a secret
@@ -93,15 +93,7 @@ def duckdns(stack: StackConfig) -> BoxCommand | None:
                 else f'"$UNIT_DIR"/{path.rsplit("/", 1)[1]}')
         mode = "0755" if path == UPDATER else "0644"
         installs.append(f"put {dest} {mode} <<'WPFLEET_EOF'\n{content}WPFLEET_EOF\n")
-    body = _PATHS + dedent("""\
-        changed=0
-        # put DEST MODE: write stdin to DEST only if it differs (idempotent, atomic)
-        put() {
-          local tmp; tmp=$(mktemp "$1.XXXXXX")
-          cat >"$tmp"; chmod "$2" "$tmp"
-          if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 0; fi
-          mv -f "$tmp" "$1"; echo "box-duckdns: wrote $1"; changed=1
-        }
+    body = _PATHS + put_function("box-duckdns") + dedent("""\
         IFS= read -r token || true
         if [ -z "$token" ]; then
           echo "box-duckdns: no token on stdin: set it with" \\

@@ -17,7 +17,7 @@ from __future__ import annotations
 from textwrap import dedent
 
 from components.config import StackConfig
-from components.render.command import BoxCommand, script
+from components.render.command import BoxCommand, put_function, script
 
 UNIT = "wpfleet-keeper"
 UNIT_DIR = "/etc/systemd/system"
@@ -92,15 +92,7 @@ def keeper(stack: StackConfig) -> BoxCommand:
         dest = '"$LIB"/keeper' if path == KEEPER else f'"$UNIT_DIR"/{path.rsplit("/", 1)[1]}'
         mode = "0755" if path == KEEPER else "0644"
         installs.append(f"put {dest} {mode} <<'WPFLEET_EOF'\n{content}WPFLEET_EOF\n")
-    body = _PATHS + dedent("""\
-        changed=0
-        # put DEST MODE: write stdin to DEST only if it differs (idempotent, atomic)
-        put() {
-          local tmp; tmp=$(mktemp "$1.XXXXXX")
-          cat >"$tmp"; chmod "$2" "$tmp"
-          if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 0; fi
-          mv -f "$tmp" "$1"; echo "box-keeper: wrote $1"; changed=1
-        }
+    body = _PATHS + put_function("box-keeper") + dedent("""\
         mkdir -p "$LIB" "$UNIT_DIR"
         """) + "".join(installs) + dedent("""\
         if [ "$changed" = 1 ]; then "$SYSTEMCTL" daemon-reload; fi
